@@ -1,0 +1,4 @@
+//! Kubernetes object machinery that needs no server: built-in type metadata, protobuf request
+//! decoding, label and field selectors, strategic merge patch and server-side apply.
+
+pub mod schema;

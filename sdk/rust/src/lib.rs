@@ -1,0 +1,1 @@
+//! Write KubeStellar customization plugins in Rust.
