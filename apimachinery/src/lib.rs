@@ -1,4 +1,6 @@
 //! Kubernetes object machinery that needs no server: built-in type metadata, protobuf request
 //! decoding, label and field selectors, strategic merge patch and server-side apply.
 
+pub mod fieldset;
 pub mod schema;
+pub mod strategic;
