@@ -5,4 +5,6 @@ pub mod builtin;
 pub mod fieldset;
 pub mod protobuf;
 pub mod schema;
+pub mod selectors;
 pub mod strategic;
+pub mod validation;
