@@ -9,11 +9,14 @@
 //! and `block` are reported as unsupported; `html`, `js`, `urlquery` and `call` are undefined,
 //! as upstream KubeStellar disables them.
 
+mod ast;
 mod exec;
+mod float;
 mod fmt;
 mod funcs;
 mod lex;
 mod parse;
+mod token;
 mod value;
 
 pub use value::Data;
