@@ -493,7 +493,7 @@ mod tests {
             key,
             f("image")
         ]));
-        assert_eq!(s.len(), 7);
+        assert_eq!(s.len(), 6);
         assert_eq!(s.to_fields_v1(), v);
     }
 

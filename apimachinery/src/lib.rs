@@ -1,6 +1,7 @@
 //! Kubernetes object machinery that needs no server: built-in type metadata, protobuf request
 //! decoding, label and field selectors, strategic merge patch and server-side apply.
 
+pub mod apply;
 pub mod builtin;
 pub mod fieldset;
 pub mod protobuf;

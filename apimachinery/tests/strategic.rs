@@ -283,3 +283,23 @@ fn json_merge_patch_follows_rfc_7386_examples() {
         );
     }
 }
+
+#[test]
+fn kubectl_oracle_holds_with_the_embedded_builtin_schemas() {
+    let schema = kubestellar_apimachinery::builtin::schema_for("apps", "v1", "Deployment")
+        .expect("built-in Deployment");
+    let oracle = oracle();
+    let cases = oracle.as_object().expect("oracle is an object");
+    for (name, case) in cases {
+        let got = strategic_merge_patch(&base(), &case["patch"], &schema);
+        match (got, case.get("result"), case["error"].as_str()) {
+            (Ok(got), Some(want), _) => assert_eq!(&got, want, "case {name}"),
+            (Err(err), None, Some(want)) => assert_eq!(
+                Some(err.to_string().trim_end()),
+                want.strip_prefix("error: "),
+                "case {name}"
+            ),
+            (got, _, _) => panic!("case {name}: unexpected {got:?}"),
+        }
+    }
+}

@@ -13,6 +13,11 @@ fn r(name: &str) -> Value {
     json!({"allOf": [{"$ref": format!("#/components/schemas/{name}")}], "default": {}})
 }
 
+/// A reference to a struct held by pointer (no zero value, so no default).
+fn rp(name: &str) -> Value {
+    json!({"allOf": [{"$ref": format!("#/components/schemas/{name}")}]})
+}
+
 fn string() -> Value {
     json!({"type": "string", "default": ""})
 }
@@ -31,7 +36,7 @@ pub fn definitions() -> Arc<Definitions> {
         "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": {"type": "object", "properties": {
             "annotations": string_map(),
             "creationTimestamp": r("io.k8s.apimachinery.pkg.apis.meta.v1.Time"),
-            "deletionTimestamp": r("io.k8s.apimachinery.pkg.apis.meta.v1.Time"),
+            "deletionTimestamp": rp("io.k8s.apimachinery.pkg.apis.meta.v1.Time"),
             "finalizers": {"type": "array", "items": string(),
                 "x-kubernetes-list-type": "set", "x-kubernetes-patch-strategy": "merge"},
             "generateName": string(),
@@ -76,17 +81,17 @@ pub fn definitions() -> Arc<Definitions> {
             "progressDeadlineSeconds": int(),
             "replicas": int(),
             "revisionHistoryLimit": int(),
-            "selector": r("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"),
+            "selector": rp("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"),
             "strategy": {"allOf": [{"$ref": "#/components/schemas/io.k8s.api.apps.v1.DeploymentStrategy"}], "default": {},
                 "x-kubernetes-patch-strategy": "retainKeys"},
             "template": r("io.k8s.api.core.v1.PodTemplateSpec")
         }},
         "io.k8s.api.apps.v1.DeploymentStrategy": {"type": "object", "properties": {
-            "rollingUpdate": r("io.k8s.api.apps.v1.RollingUpdateDeployment"), "type": string()
+            "rollingUpdate": rp("io.k8s.api.apps.v1.RollingUpdateDeployment"), "type": string()
         }},
         "io.k8s.api.apps.v1.RollingUpdateDeployment": {"type": "object", "properties": {
-            "maxSurge": r("io.k8s.apimachinery.pkg.util.intstr.IntOrString"),
-            "maxUnavailable": r("io.k8s.apimachinery.pkg.util.intstr.IntOrString")
+            "maxSurge": rp("io.k8s.apimachinery.pkg.util.intstr.IntOrString"),
+            "maxUnavailable": rp("io.k8s.apimachinery.pkg.util.intstr.IntOrString")
         }},
         "io.k8s.api.apps.v1.DeploymentStatus": {"type": "object", "properties": {
             "availableReplicas": int(), "observedGeneration": {"type": "integer"}, "readyReplicas": int(),
