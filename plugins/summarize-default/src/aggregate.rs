@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::cel_env::Evaluated;
 use crate::config::{Aggregator, Collector};
+use crate::evaluated::Evaluated;
 use crate::format::format_float;
 use crate::summary::to_cell;
 use kubestellar_plugin_sdk::{AggregationError, CellValue as Cell, Row};

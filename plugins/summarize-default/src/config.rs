@@ -198,20 +198,20 @@ impl Collector {
         }
     }
 
-    /// The variables any expression refers to: only those are built for each WEC.
+    /// What the expressions read of each variable: only that is built for each WEC.
     pub fn vars(&self) -> Vars {
-        let mut vars = self
-            .filter
-            .as_ref()
-            .map(Expression::vars)
-            .unwrap_or_default();
-        for column in self.select.iter().chain(&self.group_by) {
-            vars = vars.union(column.expression.vars());
-        }
-        for field in &self.combined_fields {
-            if let Some(subject) = &field.subject {
-                vars = vars.union(subject.vars());
-            }
+        let mut vars = Vars::default();
+        let subjects = self
+            .combined_fields
+            .iter()
+            .filter_map(|f| f.subject.as_ref());
+        let columns = self
+            .select
+            .iter()
+            .chain(&self.group_by)
+            .map(|c| &c.expression);
+        for expression in self.filter.iter().chain(columns).chain(subjects) {
+            vars.merge(expression.vars());
         }
         vars
     }
@@ -333,6 +333,7 @@ fn compile_combined(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json_val::Need;
 
     fn problems(config: &str) -> Vec<Problem> {
         Collector::from_json(config).err().unwrap_or_default()
@@ -350,14 +351,9 @@ mod tests {
         .expect("valid");
         assert_eq!(c.column_names(), ["wecName", "status"]);
         assert_eq!(c.limit, 20);
-        assert_eq!(
-            c.vars(),
-            Vars {
-                inventory: true,
-                returned: true,
-                ..Vars::default()
-            }
-        );
+        let vars = c.vars();
+        assert!(vars.inventory.any() && vars.returned.field("status") == &Need::All);
+        assert!(!vars.obj.any() && !vars.propagation.any());
 
         let c = Collector::from_json(
             r#"{"groupBy":[{"name":"ready","def":"returned.status.readyReplicas"}],

@@ -8,7 +8,9 @@
 pub mod aggregate;
 pub mod cel_env;
 pub mod config;
+pub mod evaluated;
 pub mod format;
+pub mod json_val;
 pub mod summary;
 pub mod table;
 

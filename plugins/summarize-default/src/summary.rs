@@ -2,7 +2,7 @@
 
 use kubestellar_plugin_sdk::CellValue;
 
-use crate::cel_env::Evaluated;
+use crate::evaluated::Evaluated;
 use crate::format::format_float;
 
 /// The cell for an evaluation result. Integers print as integers, doubles as Go's

@@ -12,10 +12,11 @@ use cel::common::value::Val;
 
 use crate::aggregate::{AggRow, aggregate};
 use crate::cel_env::{
-    Evaluated, INVENTORY, OBJ, PROPAGATION, RETURNED, null_val, parse_json, single_entry_map,
-    string_val, timestamp_val,
+    INVENTORY, OBJ, PROPAGATION, RETURNED, null_val, single_entry_map, string_val, timestamp_val,
 };
 use crate::config::Collector;
+use crate::evaluated::Evaluated;
+use crate::json_val;
 use crate::summary::to_cell;
 use kubestellar_plugin_sdk::{CellValue, Row, RowError, Summary};
 
@@ -62,8 +63,9 @@ pub fn summarize(
 ) -> Result<Summary, SummarizeError> {
     let vars = collector.vars();
     let mut root = Context::with_env(ENV.with(Arc::clone));
-    if vars.obj {
-        let obj = parse_json(object).map_err(|e| SummarizeError::InvalidObject(e.to_string()))?;
+    if vars.obj.any() {
+        let obj = json_val::parse(object, &vars.obj)
+            .map_err(|e| SummarizeError::InvalidObject(e.to_string()))?;
         root.add_variable_as_val(OBJ, obj);
     }
 
@@ -79,16 +81,16 @@ pub fn summarize(
 
     for input in order {
         let mut scope = root.new_inner_scope();
-        if vars.inventory {
+        if vars.inventory.any() {
             scope.add_variable_as_val(
                 INVENTORY,
                 single_entry_map("name", string_val(input.cluster)),
             );
         }
-        if vars.returned {
+        if vars.returned.any() {
+            let need = vars.returned.field("status");
             let status: Box<dyn Val + '_> = match input.status {
-                None => null_val(),
-                Some(text) => match parse_json(text) {
+                Some(text) if need.any() => match json_val::parse(text, need) {
                     Ok(status) => status,
                     Err(e) => {
                         summary.row_errors.push(row_error(
@@ -99,10 +101,12 @@ pub fn summarize(
                         continue;
                     }
                 },
+                // Nothing returned yet, or nothing of it read.
+                _ => null_val(),
             };
             scope.add_variable_as_val(RETURNED, single_entry_map("status", status));
         }
-        if vars.propagation {
+        if vars.propagation.any() {
             scope.add_variable_as_val(
                 PROPAGATION,
                 single_entry_map(
