@@ -360,13 +360,16 @@ impl<'a> Builder<'a> {
                 {
                     go_required.push(json.clone());
                 }
-                props.insert(json, schema);
+                if props.insert(json.clone(), schema).is_some() {
+                    bail!("{def}: two fields named {json}");
+                }
             }
         }
         // TypeMeta is inlined in Go and absent from the protobuf message.
         if let Some(oa) = oa {
             for k in ["apiVersion", "kind"] {
-                if let Some(p) = oa.property(k) {
+                // Only where the message has no such field of its own (RoleRef.kind).
+                if let (Some(p), false) = (oa.property(k), props.contains_key(k)) {
                     props.insert(k.to_string(), p.clone());
                 }
             }
@@ -374,7 +377,9 @@ impl<'a> Builder<'a> {
             fs.iter()
                 .any(|f| f.inline && f.go_type == "struct(v1.TypeMeta)")
         }) {
-            props.extend(type_meta_props());
+            for (k, v) in type_meta_props() {
+                props.entry(k).or_insert(v);
+            }
         }
         let mut schema = Map::new();
         if let Some(d) = oa
@@ -443,7 +448,9 @@ impl<'a> Builder<'a> {
                 if gf.is_some_and(|g| !g.omitempty) {
                     required.push(json.clone());
                 }
-                props.insert(json, schema);
+                if props.insert(json.clone(), schema).is_some() {
+                    bail!("{def}: two fields named {json}");
+                }
             }
         }
         Ok(())
