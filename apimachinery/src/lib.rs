@@ -8,4 +8,5 @@ pub mod protobuf;
 pub mod schema;
 pub mod selectors;
 pub mod strategic;
+pub mod structural;
 pub mod validation;

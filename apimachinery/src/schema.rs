@@ -83,7 +83,10 @@ impl Definitions {
     /// Builds a definition set from a `components/schemas` (or Swagger `definitions`) object.
     pub fn new(schemas: &serde_json::Map<String, Value>) -> Arc<Definitions> {
         Arc::new(Definitions {
-            raw: schemas.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            raw: schemas
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             compiled: Mutex::new(HashMap::new()),
         })
     }
@@ -169,18 +172,20 @@ fn compile(v: &Value, defs: Option<&Arc<Definitions>>, path: &str) -> Result<Sch
         }
     };
 
-    let mut reference = obj.get("$ref").and_then(Value::as_str).map(ref_name).transpose()?;
+    let mut reference = obj
+        .get("$ref")
+        .and_then(Value::as_str)
+        .map(ref_name)
+        .transpose()?;
     let mut all_of = subs("allOf")?;
     // kube-openapi writes `allOf: [{$ref: X}]` to attach a description to a reference.
-    if reference.is_none() {
-        if let Some(Value::Array(a)) = obj.get("allOf") {
-            if a.len() == 1 {
-                if let Some(r) = a[0].get("$ref").and_then(Value::as_str) {
-                    reference = Some(ref_name(r)?);
-                    all_of.clear();
-                }
-            }
-        }
+    if reference.is_none()
+        && let Some(Value::Array(a)) = obj.get("allOf")
+        && a.len() == 1
+        && let Some(r) = a[0].get("$ref").and_then(Value::as_str)
+    {
+        reference = Some(ref_name(r)?);
+        all_of.clear();
     }
 
     let ty = match obj.get("type").and_then(Value::as_str) {
@@ -198,7 +203,8 @@ fn compile(v: &Value, defs: Option<&Arc<Definitions>>, path: &str) -> Result<Sch
             properties.insert(k.clone(), sub(p, k)?);
         }
     }
-    let (additional_properties, additional_properties_false) = match obj.get("additionalProperties") {
+    let (additional_properties, additional_properties_false) = match obj.get("additionalProperties")
+    {
         Some(Value::Bool(false)) => (None, true),
         Some(Value::Bool(true)) => (Some(Schema::any()), false),
         Some(p @ Value::Object(_)) => (Some(sub(p, "additionalProperties")?), false),
@@ -215,7 +221,11 @@ fn compile(v: &Value, defs: Option<&Arc<Definitions>>, path: &str) -> Result<Sch
         Some("map") => Some(ListType::Map(
             obj.get("x-kubernetes-list-map-keys")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|k| k.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| k.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default(),
         )),
         _ => None,
@@ -244,7 +254,11 @@ fn compile(v: &Value, defs: Option<&Arc<Definitions>>, path: &str) -> Result<Sch
         required: obj
             .get("required")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|k| k.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| k.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default(),
         preserve_unknown_fields: flag("x-kubernetes-preserve-unknown-fields"),
         int_or_string: flag("x-kubernetes-int-or-string"),
@@ -253,8 +267,14 @@ fn compile(v: &Value, defs: Option<&Arc<Definitions>>, path: &str) -> Result<Sch
         list_type,
         map_type,
         patch_strategy,
-        patch_merge_key: obj.get("x-kubernetes-patch-merge-key").and_then(Value::as_str).map(String::from),
-        description: obj.get("description").and_then(Value::as_str).map(String::from),
+        patch_merge_key: obj
+            .get("x-kubernetes-patch-merge-key")
+            .and_then(Value::as_str)
+            .map(String::from),
+        description: obj
+            .get("description")
+            .and_then(Value::as_str)
+            .map(String::from),
         default: obj.get("default").cloned(),
         format: obj.get("format").and_then(Value::as_str).map(String::from),
         all_of,
@@ -317,6 +337,13 @@ impl Schema {
         }
     }
 
+    /// True when this node belongs to a definitions document (the built-in OpenAPI) rather than
+    /// a self-contained CRD schema. There an object without properties is opaque to kube's typed
+    /// decoder (RawExtension, FieldsV1), whereas in a CRD it means "prune everything".
+    pub fn is_from_definitions(&self) -> bool {
+        self.0.defs.is_some()
+    }
+
     /// The definition name this node refers to, if it is a `$ref`.
     pub fn reference(&self) -> Option<&str> {
         self.0.reference.as_deref()
@@ -334,7 +361,12 @@ impl Schema {
 
     /// All declared properties of an object.
     pub fn properties(&self) -> Vec<(String, Schema)> {
-        self.target().0.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.target()
+            .0
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// `additionalProperties` of a map-like object (`None` when absent or `false`).
@@ -396,7 +428,12 @@ impl Schema {
     /// The list type; lists without an explicit type are atomic, except that a strategic merge
     /// key implies a map keyed by it (as the apiserver's structured-merge-diff models do).
     pub fn list_type(&self) -> ListType {
-        if let Some(lt) = self.0.list_type.clone().or_else(|| self.target().0.list_type.clone()) {
+        if let Some(lt) = self
+            .0
+            .list_type
+            .clone()
+            .or_else(|| self.target().0.list_type.clone())
+        {
             return lt;
         }
         match self.patch_merge_key() {
@@ -407,33 +444,52 @@ impl Schema {
 
     /// The map type; maps are granular unless marked atomic.
     pub fn map_type(&self) -> MapType {
-        self.0.map_type.or(self.target().0.map_type).unwrap_or(MapType::Granular)
+        self.0
+            .map_type
+            .or(self.target().0.map_type)
+            .unwrap_or(MapType::Granular)
     }
 
     /// The strategic-merge-patch strategy declared on this node (a property).
     pub fn patch_strategy(&self) -> PatchStrategy {
         let own = self.0.patch_strategy;
-        if own != PatchStrategy::default() { own } else { self.target().0.patch_strategy }
+        if own != PatchStrategy::default() {
+            own
+        } else {
+            self.target().0.patch_strategy
+        }
     }
 
     /// The strategic-merge-patch merge key declared on this node (a property).
     pub fn patch_merge_key(&self) -> Option<String> {
-        self.0.patch_merge_key.clone().or_else(|| self.target().0.patch_merge_key.clone())
+        self.0
+            .patch_merge_key
+            .clone()
+            .or_else(|| self.target().0.patch_merge_key.clone())
     }
 
     /// The description (of this node, else of its target).
     pub fn description(&self) -> Option<String> {
-        self.0.description.clone().or_else(|| self.target().0.description.clone())
+        self.0
+            .description
+            .clone()
+            .or_else(|| self.target().0.description.clone())
     }
 
     /// The `default` value (of this node, else of its target).
     pub fn default_value(&self) -> Option<Value> {
-        self.0.default.clone().or_else(|| self.target().0.default.clone())
+        self.0
+            .default
+            .clone()
+            .or_else(|| self.target().0.default.clone())
     }
 
     /// The `format` keyword.
     pub fn format(&self) -> Option<String> {
-        self.0.format.clone().or_else(|| self.target().0.format.clone())
+        self.0
+            .format
+            .clone()
+            .or_else(|| self.target().0.format.clone())
     }
 
     /// `allOf` sub-schemas (excluding the `allOf: [{$ref}]` wrapper form).
@@ -464,7 +520,11 @@ impl Schema {
 
     /// A keyword of the node's JSON (of this node first, then of its target).
     pub fn keyword(&self, key: &str) -> Option<Value> {
-        self.0.raw.get(key).cloned().or_else(|| self.target().0.raw.get(key).cloned())
+        self.0
+            .raw
+            .get(key)
+            .cloned()
+            .or_else(|| self.target().0.raw.get(key).cloned())
     }
 }
 
@@ -493,13 +553,35 @@ mod tests {
         let spec = s.property("spec").expect("spec");
         assert_eq!(spec.ty(), Type::Object);
         let ports = spec.property("ports").expect("ports");
-        assert_eq!(ports.list_type(), ListType::Map(vec!["port".into(), "protocol".into()]));
-        assert_eq!(ports.items().and_then(|i| i.property("port")).map(|p| p.ty()), Some(Type::Integer));
-        assert_eq!(spec.property("tags").map(|t| t.list_type()), Some(ListType::Atomic));
-        assert_eq!(spec.property("sel").map(|t| t.map_type()), Some(MapType::Atomic));
-        assert!(spec.property("free").is_some_and(|f| f.preserves_unknown_fields()));
+        assert_eq!(
+            ports.list_type(),
+            ListType::Map(vec!["port".into(), "protocol".into()])
+        );
+        assert_eq!(
+            ports
+                .items()
+                .and_then(|i| i.property("port"))
+                .map(|p| p.ty()),
+            Some(Type::Integer)
+        );
+        assert_eq!(
+            spec.property("tags").map(|t| t.list_type()),
+            Some(ListType::Atomic)
+        );
+        assert_eq!(
+            spec.property("sel").map(|t| t.map_type()),
+            Some(MapType::Atomic)
+        );
+        assert!(
+            spec.property("free")
+                .is_some_and(|f| f.preserves_unknown_fields())
+        );
         assert!(spec.child("nope").is_none());
-        assert!(spec.property("free").and_then(|f| f.child("anything")).is_some());
+        assert!(
+            spec.property("free")
+                .and_then(|f| f.child("anything"))
+                .is_some()
+        );
     }
 
     #[test]

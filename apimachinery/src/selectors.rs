@@ -4,7 +4,9 @@
 mod fields;
 mod labels;
 
-pub use fields::{FieldOperator, FieldRequirement, FieldSelector, escape_field_value, parse_field_selector};
+pub use fields::{
+    FieldOperator, FieldRequirement, FieldSelector, escape_field_value, parse_field_selector,
+};
 pub use labels::{
     LabelSelector, Labels, Operator, Requirement, from_label_selector_json, parse_label_selector,
 };

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use kubestellar_apimachinery::selectors::{
-    FieldSelector, LabelSelector, Operator, from_label_selector_json, parse_field_selector, parse_label_selector,
+    FieldSelector, LabelSelector, Operator, from_label_selector_json, parse_field_selector,
+    parse_label_selector,
 };
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -12,16 +13,28 @@ use serde_json::{Value, json};
 /// cm1..cm5 labelled idx=1..5, plus two unlabelled ConfigMaps (acceptance check 17).
 fn config_maps() -> Vec<(String, BTreeMap<String, String>)> {
     let mut out: Vec<_> = (1..=5)
-        .map(|i| (format!("cm{i}"), BTreeMap::from([("idx".to_string(), i.to_string())])))
+        .map(|i| {
+            (
+                format!("cm{i}"),
+                BTreeMap::from([("idx".to_string(), i.to_string())]),
+            )
+        })
         .collect();
     out.push(("plain1".into(), BTreeMap::new()));
-    out.push(("plain2".into(), BTreeMap::from([("other".to_string(), "x".to_string())])));
+    out.push((
+        "plain2".into(),
+        BTreeMap::from([("other".to_string(), "x".to_string())]),
+    ));
     out
 }
 
 fn select(selector: &str) -> Vec<String> {
     let sel = parse_label_selector(selector).expect("selector parses");
-    config_maps().into_iter().filter(|(_, labels)| sel.matches(labels)).map(|(n, _)| n).collect()
+    config_maps()
+        .into_iter()
+        .filter(|(_, labels)| sel.matches(labels))
+        .map(|(n, _)| n)
+        .collect()
 }
 
 #[rstest]
@@ -43,8 +56,14 @@ fn acceptance_check_17(#[case] selector: &str, #[case] expected: &[&str]) {
 }
 
 #[rstest]
-#[case::two_identifiers("a b", "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt")]
-#[case::unclosed_set("x in (a", "unable to parse requirement: found '', expected: ',' or ')'")]
+#[case::two_identifiers(
+    "a b",
+    "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"
+)]
+#[case::unclosed_set(
+    "x in (a",
+    "unable to parse requirement: found '', expected: ',' or ')'"
+)]
 #[case::trailing_comma("x=a,", "found '', expected: identifier after ','")]
 #[case::leading_comma(",x", "found ',', expected: !, identifier, or 'end of string'")]
 #[case::two_values("x=a b", "found 'b', expected: ',' or 'end of string'")]
@@ -80,7 +99,10 @@ fn label_selector_parse_errors(#[case] selector: &str, #[case] message: &str) {
 fn label_selector_canonical_string(#[case] selector: &str, #[case] canonical: &str) {
     let sel = parse_label_selector(selector).expect("selector parses");
     assert_eq!(sel.to_string(), canonical);
-    assert_eq!(parse_label_selector(canonical).expect("canonical parses"), sel);
+    assert_eq!(
+        parse_label_selector(canonical).expect("canonical parses"),
+        sel
+    );
 }
 
 #[test]
@@ -108,8 +130,14 @@ fn label_selector_matches_objects_pairs_and_exact_matches() {
 fn metav1_label_selectors(#[case] selector: Value, #[case] expected: &[&str]) {
     // The upstream e2e inventory: cluster1 and cluster2 at the edge, plus an unlabelled one.
     let clusters = [
-        ("c1", json!({"location-group": "edge", "name": "cluster1", "region": "east"})),
-        ("c2", json!({"location-group": "edge", "name": "cluster2", "region": "west"})),
+        (
+            "c1",
+            json!({"location-group": "edge", "name": "cluster1", "region": "east"}),
+        ),
+        (
+            "c2",
+            json!({"location-group": "edge", "name": "cluster2", "region": "west"}),
+        ),
         ("c3", json!({})),
     ];
     let sel = from_label_selector_json(&selector).expect("selector converts");
@@ -181,12 +209,19 @@ fn acceptance_check_18() {
     let names = ["cm1", "cm2", "cm3"];
     let run = |selector: &str| -> Vec<&str> {
         let sel = parse_field_selector(selector).expect("selector parses");
-        names.iter().copied().filter(|n| sel.matches(&name_getter(n))).collect()
+        names
+            .iter()
+            .copied()
+            .filter(|n| sel.matches(&name_getter(n)))
+            .collect()
     };
     assert_eq!(run("metadata.name=cm1"), ["cm1"]);
     assert_eq!(run("metadata.name==cm1"), ["cm1"]);
     assert_eq!(run("metadata.name!=cm1"), ["cm2", "cm3"]);
-    assert_eq!(run("metadata.namespace=default,metadata.name!=cm2"), ["cm1", "cm3"]);
+    assert_eq!(
+        run("metadata.namespace=default,metadata.name!=cm2"),
+        ["cm1", "cm3"]
+    );
     // The server rejects fields it does not support, by name.
     let unsupported = parse_field_selector("spec.foo=bar").expect("parses");
     assert_eq!(unsupported.fields().collect::<Vec<_>>(), ["spec.foo"]);
@@ -194,7 +229,10 @@ fn acceptance_check_18() {
 }
 
 #[rstest]
-#[case::sorted("metadata.name=b,metadata.namespace=a", "metadata.name=b,metadata.namespace=a")]
+#[case::sorted(
+    "metadata.name=b,metadata.namespace=a",
+    "metadata.name=b,metadata.namespace=a"
+)]
 #[case::sorts_terms("b=2,a=1", "a=1,b=2")]
 #[case::double_equals_prints_single("a==1", "a=1")]
 #[case::not_equals("a!=1", "a!=1")]
@@ -215,10 +253,21 @@ fn field_selector_unescapes_values() {
 }
 
 #[rstest]
-#[case::no_operator("metadata.name", "invalid selector: 'metadata.name'; can't understand 'metadata.name'")]
+#[case::no_operator(
+    "metadata.name",
+    "invalid selector: 'metadata.name'; can't understand 'metadata.name'"
+)]
 #[case::unescaped_equals("a=b=c", "invalid field selector: unescaped character in value: 61")]
-#[case::unescaped_comma_needs_escape(r"a=b\x", r"invalid field selector: invalid escape sequence: \x")]
+#[case::unescaped_comma_needs_escape(
+    r"a=b\x",
+    r"invalid field selector: invalid escape sequence: \x"
+)]
 #[case::trailing_backslash(r"a=b\", r"invalid field selector: invalid escape sequence: \")]
 fn field_selector_errors(#[case] selector: &str, #[case] message: &str) {
-    assert_eq!(parse_field_selector(selector).expect_err("invalid").to_string(), message);
+    assert_eq!(
+        parse_field_selector(selector)
+            .expect_err("invalid")
+            .to_string(),
+        message
+    );
 }

@@ -3,8 +3,8 @@
 
 use kubestellar_apimachinery::validation::{
     ErrorKind, FieldError, NameRule, aggregate_message, invalid_message, is_bp_label_value,
-    is_bp_match_expression_key, is_bp_operator, status_causes, validate_label_selector, validate_object_meta,
-    validate_object_meta_update,
+    is_bp_match_expression_key, is_bp_operator, status_causes, validate_label_selector,
+    validate_object_meta, validate_object_meta_update,
 };
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -125,7 +125,10 @@ fn object_meta_on_create(
     #[case] rule: NameRule,
     #[case] expected: Vec<String>,
 ) {
-    assert_eq!(messages(&validate_object_meta(&meta, namespaced, rule)), expected);
+    assert_eq!(
+        messages(&validate_object_meta(&meta, namespaced, rule)),
+        expected
+    );
 }
 
 #[test]
@@ -136,7 +139,13 @@ fn two_controllers_are_rejected() {
     ]});
     let errs = validate_object_meta(&meta, false, NameRule::Dns1123Subdomain);
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].detail.ends_with("Found \"true\" in references for A/a and B/b"), "{}", errs[0]);
+    assert!(
+        errs[0]
+            .detail
+            .ends_with("Found \"true\" in references for A/a and B/b"),
+        "{}",
+        errs[0]
+    );
 }
 
 #[test]
@@ -161,11 +170,20 @@ fn object_meta_on_update() {
 
 #[test]
 fn reasons_bodies_and_the_422_message() {
-    let errs = validate_object_meta(&json!({"name": "Foo_1", "labels": {"k": "a b"}}), false, NameRule::default());
-    assert_eq!(errs.iter().map(FieldError::reason).collect::<Vec<_>>(), ["FieldValueInvalid", "FieldValueInvalid"]);
+    let errs = validate_object_meta(
+        &json!({"name": "Foo_1", "labels": {"k": "a b"}}),
+        false,
+        NameRule::default(),
+    );
+    assert_eq!(
+        errs.iter().map(FieldError::reason).collect::<Vec<_>>(),
+        ["FieldValueInvalid", "FieldValueInvalid"]
+    );
     assert_eq!(
         invalid_message("", "ConfigMap", "Foo_1", &errs[..1]),
-        format!("ConfigMap \"Foo_1\" is invalid: metadata.name: Invalid value: \"Foo_1\": {SUBDOMAIN_MSG}")
+        format!(
+            "ConfigMap \"Foo_1\" is invalid: metadata.name: Invalid value: \"Foo_1\": {SUBDOMAIN_MSG}"
+        )
     );
     assert_eq!(
         invalid_message("apps", "Deployment", "Foo_1", &errs),
@@ -173,9 +191,15 @@ fn reasons_bodies_and_the_422_message() {
             "Deployment.apps \"Foo_1\" is invalid: [metadata.name: Invalid value: \"Foo_1\": {SUBDOMAIN_MSG}, metadata.labels: Invalid value: \"a b\": {LABEL_VALUE_MSG}]"
         )
     );
-    assert_eq!(invalid_message("", "ConfigMap", "c", &[]), "ConfigMap \"c\" is invalid");
+    assert_eq!(
+        invalid_message("", "ConfigMap", "c", &[]),
+        "ConfigMap \"c\" is invalid"
+    );
     // Identical messages are reported once, as kube's aggregate does.
-    let dup = [FieldError::required("spec.x", ""), FieldError::required("spec.x", "")];
+    let dup = [
+        FieldError::required("spec.x", ""),
+        FieldError::required("spec.x", ""),
+    ];
     assert_eq!(aggregate_message(&dup), "spec.x: Required value");
     assert_eq!(
         status_causes(&errs[..1]),
@@ -184,23 +208,67 @@ fn reasons_bodies_and_the_422_message() {
 }
 
 #[rstest]
-#[case::required(FieldError::required("spec.x", ""), "spec.x: Required value", "FieldValueRequired")]
-#[case::required_detail(FieldError::required("spec.x", "must be set"), "spec.x: Required value: must be set", "FieldValueRequired")]
-#[case::forbidden(FieldError::forbidden("spec.x", "nope"), "spec.x: Forbidden: nope", "FieldValueForbidden")]
+#[case::required(
+    FieldError::required("spec.x", ""),
+    "spec.x: Required value",
+    "FieldValueRequired"
+)]
+#[case::required_detail(
+    FieldError::required("spec.x", "must be set"),
+    "spec.x: Required value: must be set",
+    "FieldValueRequired"
+)]
+#[case::forbidden(
+    FieldError::forbidden("spec.x", "nope"),
+    "spec.x: Forbidden: nope",
+    "FieldValueForbidden"
+)]
 #[case::not_supported(FieldError::not_supported("spec.mode", "x", &["a", "b"]), "spec.mode: Unsupported value: \"x\": supported values: \"a\", \"b\"", "FieldValueNotSupported")]
-#[case::duplicate(FieldError::duplicate("spec.tags[1]", "a"), "spec.tags[1]: Duplicate value: \"a\"", "FieldValueDuplicate")]
-#[case::too_many(FieldError::too_many("spec.list", 5, 3), "spec.list: Too many: 5: must have at most 3 items", "FieldValueTooMany")]
-#[case::too_long(FieldError::too_long("metadata.annotations", 10), "metadata.annotations: Too long: must have at most 10 bytes", "FieldValueTooLong")]
-#[case::null_value(FieldError::invalid("spec.x", Value::Null, "bad"), "spec.x: Invalid value: \"null\": bad", "FieldValueInvalid")]
-#[case::float_value(FieldError::invalid("spec.x", 1.5, "bad"), "spec.x: Invalid value: 1.5: bad", "FieldValueInvalid")]
-#[case::bool_value(FieldError::invalid("spec.x", true, "bad"), "spec.x: Invalid value: true: bad", "FieldValueInvalid")]
+#[case::duplicate(
+    FieldError::duplicate("spec.tags[1]", "a"),
+    "spec.tags[1]: Duplicate value: \"a\"",
+    "FieldValueDuplicate"
+)]
+#[case::too_many(
+    FieldError::too_many("spec.list", 5, 3),
+    "spec.list: Too many: 5: must have at most 3 items",
+    "FieldValueTooMany"
+)]
+#[case::too_long(
+    FieldError::too_long("metadata.annotations", 10),
+    "metadata.annotations: Too long: must have at most 10 bytes",
+    "FieldValueTooLong"
+)]
+#[case::null_value(
+    FieldError::invalid("spec.x", Value::Null, "bad"),
+    "spec.x: Invalid value: \"null\": bad",
+    "FieldValueInvalid"
+)]
+#[case::float_value(
+    FieldError::invalid("spec.x", 1.5, "bad"),
+    "spec.x: Invalid value: 1.5: bad",
+    "FieldValueInvalid"
+)]
+#[case::bool_value(
+    FieldError::invalid("spec.x", true, "bad"),
+    "spec.x: Invalid value: true: bad",
+    "FieldValueInvalid"
+)]
 #[case::object_value(FieldError::invalid("spec.x", json!({"a": [1]}), "bad"), "spec.x: Invalid value: map[string]interface {}{\"a\":[]interface {}{1}}: bad", "FieldValueInvalid")]
-#[case::type_invalid(FieldError::type_invalid("spec.x", "string", "t"), "spec.x: Invalid value: \"string\": t", "FieldValueTypeInvalid")]
+#[case::type_invalid(
+    FieldError::type_invalid("spec.x", "string", "t"),
+    "spec.x: Invalid value: \"string\": t",
+    "FieldValueTypeInvalid"
+)]
 fn field_error_formats(#[case] err: FieldError, #[case] text: &str, #[case] reason: &str) {
     assert_eq!(err.to_string(), text);
     assert_eq!(err.reason(), reason);
     assert_eq!(err.kind.reason(), reason);
-    assert!(matches!(err.kind, ErrorKind::Required | ErrorKind::Forbidden) || err.bad_value.is_some() || err.kind == ErrorKind::TooLong);
+    assert!(
+        matches!(err.kind, ErrorKind::Required | ErrorKind::Forbidden)
+            || err.bad_value.is_some()
+            || err.kind == ErrorKind::TooLong
+    );
 }
 
 #[rstest]
@@ -222,7 +290,10 @@ fn field_error_formats(#[case] err: FieldError, #[case] text: &str, #[case] reas
 )]
 #[case::valid(json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["db"]}]}), vec![])]
 fn label_selector_objects(#[case] selector: Value, #[case] expected: Vec<&str>) {
-    assert_eq!(messages(&validate_label_selector(Some(&selector), "spec.selector")), expected);
+    assert_eq!(
+        messages(&validate_label_selector(Some(&selector), "spec.selector")),
+        expected
+    );
 }
 
 /// Upstream `TestBindingPolicyAdditionalValidations` cases.

@@ -77,7 +77,11 @@ impl fmt::Display for FieldSelector {
             .terms
             .iter()
             .map(|t| {
-                let op = if t.operator == FieldOperator::Equals { "=" } else { "!=" };
+                let op = if t.operator == FieldOperator::Equals {
+                    "="
+                } else {
+                    "!="
+                };
                 format!("{}{op}{}", t.field, escape_field_value(&t.value))
             })
             .collect();
@@ -133,7 +137,9 @@ fn unescape_value(s: &str) -> Result<String, SelectorError> {
         }
     }
     if in_slash {
-        return Err(SelectorError::FieldSyntax("invalid field selector: invalid escape sequence: \\".into()));
+        return Err(SelectorError::FieldSyntax(
+            "invalid field selector: invalid escape sequence: \\".into(),
+        ));
     }
     Ok(out)
 }
@@ -164,7 +170,11 @@ fn split_terms(s: &str) -> Vec<&str> {
 fn split_term(term: &str) -> Option<(&str, FieldOperator, &str)> {
     for (i, _) in term.char_indices() {
         let rest = &term[i..];
-        for (op, kind) in [("!=", FieldOperator::NotEquals), ("==", FieldOperator::Equals), ("=", FieldOperator::Equals)] {
+        for (op, kind) in [
+            ("!=", FieldOperator::NotEquals),
+            ("==", FieldOperator::Equals),
+            ("=", FieldOperator::Equals),
+        ] {
             if rest.starts_with(op) {
                 return Some((&term[..i], kind, &term[i + op.len()..]));
             }
@@ -183,14 +193,20 @@ pub fn parse_field_selector(s: &str) -> Result<FieldSelector, SelectorError> {
             continue;
         }
         let Some((field, operator, rhs)) = split_term(part) else {
-            return Err(SelectorError::FieldSyntax(format!("invalid selector: '{s}'; can't understand '{part}'")));
+            return Err(SelectorError::FieldSyntax(format!(
+                "invalid selector: '{s}'; can't understand '{part}'"
+            )));
         };
         let value = unescape_value(rhs)?;
         // A term with neither field nor value selects everything (kube's Transform).
         if field.is_empty() && value.is_empty() {
             continue;
         }
-        terms.push(FieldRequirement { field: field.to_string(), operator, value });
+        terms.push(FieldRequirement {
+            field: field.to_string(),
+            operator,
+            value,
+        });
     }
     Ok(FieldSelector { terms })
 }

@@ -81,10 +81,18 @@ pub struct Requirement {
 
 impl Requirement {
     /// Builds a validated requirement (`labels.NewRequirement`); errors are kube's, aggregated.
-    pub fn new(key: &str, operator: Operator, values: Vec<String>) -> Result<Requirement, SelectorError> {
+    pub fn new(
+        key: &str,
+        operator: Operator,
+        values: Vec<String>,
+    ) -> Result<Requirement, SelectorError> {
         let errs = requirement_errors(key, operator, &values);
         if errs.is_empty() {
-            Ok(Requirement { key: key.to_string(), operator, values })
+            Ok(Requirement {
+                key: key.to_string(),
+                operator,
+                values,
+            })
         } else {
             Err(SelectorError::Requirement(aggregate_message(&errs)))
         }
@@ -109,17 +117,30 @@ impl Requirement {
     pub fn matches<L: Labels + ?Sized>(&self, labels: &L) -> bool {
         let has = |v: &str| self.values.iter().any(|x| x == v);
         match self.operator {
-            Operator::In | Operator::Equals | Operator::DoubleEquals => labels.label(&self.key).is_some_and(has),
-            Operator::NotIn | Operator::NotEquals => labels.label(&self.key).is_none_or(|v| !has(v)),
+            Operator::In | Operator::Equals | Operator::DoubleEquals => {
+                labels.label(&self.key).is_some_and(has)
+            }
+            Operator::NotIn | Operator::NotEquals => {
+                labels.label(&self.key).is_none_or(|v| !has(v))
+            }
             Operator::Exists => labels.label(&self.key).is_some(),
             Operator::DoesNotExist => labels.label(&self.key).is_none(),
             Operator::GreaterThan | Operator::LessThan => {
-                let Some(actual) = labels.label(&self.key).and_then(|v| v.parse::<i64>().ok()) else {
+                let Some(actual) = labels.label(&self.key).and_then(|v| v.parse::<i64>().ok())
+                else {
                     return false;
                 };
-                let [wanted] = self.values.as_slice() else { return false };
-                let Ok(wanted) = wanted.parse::<i64>() else { return false };
-                if self.operator == Operator::GreaterThan { actual > wanted } else { actual < wanted }
+                let [wanted] = self.values.as_slice() else {
+                    return false;
+                };
+                let Ok(wanted) = wanted.parse::<i64>() else {
+                    return false;
+                };
+                if self.operator == Operator::GreaterThan {
+                    actual > wanted
+                } else {
+                    actual < wanted
+                }
             }
         }
     }
@@ -133,19 +154,40 @@ fn requirement_errors(key: &str, operator: Operator, values: &[String]) -> Vec<F
     let list = || Value::Array(values.iter().map(|v| Value::String(v.clone())).collect());
     match operator {
         Operator::In | Operator::NotIn if values.is_empty() => errs.push(
-            FieldError::invalid("values", list(), "for 'in', 'notin' operators, values set can't be empty").typed(),
+            FieldError::invalid(
+                "values",
+                list(),
+                "for 'in', 'notin' operators, values set can't be empty",
+            )
+            .typed(),
         ),
-        Operator::Equals | Operator::DoubleEquals | Operator::NotEquals if values.len() != 1 => errs.push(
-            FieldError::invalid("values", list(), "exact-match compatibility requires one single value").typed(),
-        ),
+        Operator::Equals | Operator::DoubleEquals | Operator::NotEquals if values.len() != 1 => {
+            errs.push(
+                FieldError::invalid(
+                    "values",
+                    list(),
+                    "exact-match compatibility requires one single value",
+                )
+                .typed(),
+            )
+        }
         Operator::Exists | Operator::DoesNotExist if !values.is_empty() => errs.push(
-            FieldError::invalid("values", list(), "values set must be empty for exists and does not exist").typed(),
+            FieldError::invalid(
+                "values",
+                list(),
+                "values set must be empty for exists and does not exist",
+            )
+            .typed(),
         ),
         Operator::GreaterThan | Operator::LessThan => {
             if values.len() != 1 {
                 errs.push(
-                    FieldError::invalid("values", list(), "for 'Gt', 'Lt' operators, exactly one value is required")
-                        .typed(),
+                    FieldError::invalid(
+                        "values",
+                        list(),
+                        "for 'Gt', 'Lt' operators, exactly one value is required",
+                    )
+                    .typed(),
                 );
             }
             for (i, v) in values.iter().enumerate() {
@@ -163,7 +205,11 @@ fn requirement_errors(key: &str, operator: Operator, values: &[String]) -> Vec<F
     for (i, v) in values.iter().enumerate() {
         let msgs = is_valid_label_value(v);
         if !msgs.is_empty() {
-            errs.push(FieldError::invalid(key_path(&index_path("values", i), key), v.as_str(), msgs.join("; ")));
+            errs.push(FieldError::invalid(
+                key_path(&index_path("values", i), key),
+                v.as_str(),
+                msgs.join("; "),
+            ));
         }
     }
     errs
@@ -221,13 +267,19 @@ impl LabelSelector {
 
     /// The selector that matches nothing (`labels.Nothing()`).
     pub fn nothing() -> LabelSelector {
-        LabelSelector { requirements: Vec::new(), nothing: true }
+        LabelSelector {
+            requirements: Vec::new(),
+            nothing: true,
+        }
     }
 
     /// A selector from requirements, sorted by key as kube does.
     pub fn from_requirements(mut requirements: Vec<Requirement>) -> LabelSelector {
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        LabelSelector { requirements, nothing: false }
+        LabelSelector {
+            requirements,
+            nothing: false,
+        }
     }
 
     /// The requirements, sorted by key.
@@ -252,14 +304,20 @@ impl LabelSelector {
 
     /// Matches a list of `(key, value)` pairs.
     pub fn matches_pairs<'a>(&self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
-        let labels: BTreeMap<String, String> = pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let labels: BTreeMap<String, String> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         self.matches(&labels)
     }
 
     /// Matches an object's `metadata.labels` (an object without labels has none).
     pub fn matches_object(&self, object: &Value) -> bool {
         let empty = Map::new();
-        let labels = object.pointer("/metadata/labels").and_then(Value::as_object).unwrap_or(&empty);
+        let labels = object
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
         self.matches(labels)
     }
 
@@ -291,7 +349,10 @@ impl std::str::FromStr for LabelSelector {
 pub fn parse_label_selector(s: &str) -> Result<LabelSelector, SelectorError> {
     let items = lex(s.as_bytes());
     let mut parser = Parser { items, pos: 0 };
-    parser.parse().map(LabelSelector::from_requirements).map_err(SelectorError::Syntax)
+    parser
+        .parse()
+        .map(LabelSelector::from_requirements)
+        .map_err(SelectorError::Syntax)
 }
 
 /// Builds a selector from a `metav1.LabelSelector` JSON value (`LabelSelectorAsSelector`).
@@ -315,7 +376,10 @@ pub fn from_label_selector_json(v: &Value) -> Result<LabelSelector, SelectorErro
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
         Some(other) => {
-            return Err(SelectorError::LabelSelector(format!("matchLabels must be an object, not {}", json_type(other))));
+            return Err(SelectorError::LabelSelector(format!(
+                "matchLabels must be an object, not {}",
+                json_type(other)
+            )));
         }
     };
     let exprs = match obj.get("matchExpressions") {
@@ -334,7 +398,9 @@ pub fn from_label_selector_json(v: &Value) -> Result<LabelSelector, SelectorErro
     let mut reqs = Vec::with_capacity(labels.len() + exprs.len());
     for (k, v) in &labels {
         let Some(v) = v.as_str() else {
-            return Err(SelectorError::LabelSelector(format!("matchLabels[{k}] must be a string")));
+            return Err(SelectorError::LabelSelector(format!(
+                "matchLabels[{k}] must be a string"
+            )));
         };
         reqs.push(Requirement::new(k, Operator::Equals, vec![v.to_string()])?);
     }
@@ -359,8 +425,14 @@ pub fn from_label_selector_json(v: &Value) -> Result<LabelSelector, SelectorErro
                 .iter()
                 .map(|v| v.as_str().map(String::from))
                 .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| SelectorError::LabelSelector("matchExpressions values must be strings".into()))?,
-            Some(_) => return Err(SelectorError::LabelSelector("matchExpressions values must be an array".into())),
+                .ok_or_else(|| {
+                    SelectorError::LabelSelector("matchExpressions values must be strings".into())
+                })?,
+            Some(_) => {
+                return Err(SelectorError::LabelSelector(
+                    "matchExpressions values must be an array".into(),
+                ));
+            }
         };
         reqs.push(Requirement::new(key, op, values)?);
     }

@@ -10,15 +10,15 @@ use serde_json::{Value, json};
 /// `clusterSelectors[].matchLabels` values and `matchExpressions[].values[]`: a label value.
 pub const BP_LABEL_VALUE_PATTERN: &str = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
 /// `clusterSelectors[].matchExpressions[].key`: an optionally DNS-prefixed label key.
-pub const BP_MATCH_EXPRESSION_KEY_PATTERN: &str =
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$";
+pub const BP_MATCH_EXPRESSION_KEY_PATTERN: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$";
 /// `clusterSelectors[].matchExpressions[].operator`.
 pub const BP_OPERATOR_PATTERN: &str = "^(In|NotIn|Exists|DoesNotExist)$";
 
 static LABEL_VALUE_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(BP_LABEL_VALUE_PATTERN).expect("constant pattern compiles"));
-static KEY_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(BP_MATCH_EXPRESSION_KEY_PATTERN).expect("constant pattern compiles"));
+static KEY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(BP_MATCH_EXPRESSION_KEY_PATTERN).expect("constant pattern compiles")
+});
 static OPERATOR_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(BP_OPERATOR_PATTERN).expect("constant pattern compiles"));
 

@@ -19,7 +19,9 @@ pub fn go_quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{0b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push_str(&format!("\\U{:08x}", c as u32)),
         }
@@ -46,10 +48,18 @@ pub fn go_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let sci = format!("{f:e}");
     let (mantissa, exp) = match sci.split_once('e') {
@@ -99,15 +109,26 @@ pub fn go_sharp(v: &Value, typed: bool) -> String {
         Value::String(s) => go_quote(s),
         Value::Array(items) => {
             let all_strings = items.iter().all(Value::is_string);
-            let head = if typed && all_strings { "[]string" } else { "[]interface {}" };
+            let head = if typed && all_strings {
+                "[]string"
+            } else {
+                "[]interface {}"
+            };
             let body: Vec<String> = items.iter().map(|i| go_sharp(i, typed)).collect();
             format!("{head}{{{}}}", body.join(", "))
         }
         Value::Object(map) => {
             let all_strings = map.values().all(Value::is_string);
-            let head = if typed && all_strings { "map[string]string" } else { "map[string]interface {}" };
+            let head = if typed && all_strings {
+                "map[string]string"
+            } else {
+                "map[string]interface {}"
+            };
             // serde_json maps iterate in key order, as Go's fmt prints maps.
-            let body: Vec<String> = map.iter().map(|(k, v)| format!("{}:{}", go_quote(k), go_sharp(v, typed))).collect();
+            let body: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}:{}", go_quote(k), go_sharp(v, typed)))
+                .collect();
             format!("{head}{{{}}}", body.join(", "))
         }
     }
@@ -120,7 +141,10 @@ pub fn go_json(v: &Value) -> String {
             Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
             _ => n.to_string(),
         },
-        Value::Array(items) => format!("[{}]", items.iter().map(go_json).collect::<Vec<_>>().join(",")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(go_json).collect::<Vec<_>>().join(",")
+        ),
         Value::Object(map) => format!(
             "{{{}}}",
             map.iter()
@@ -153,10 +177,19 @@ mod tests {
     fn quoting_and_composites_print_like_go() {
         assert_eq!(go_quote("a\"b\\c\n\u{1}é"), "\"a\\\"b\\\\c\\n\\x01é\"");
         assert_eq!(go_value(&Value::Null, false), "\"null\"");
-        assert_eq!(go_value(&json!({"b": 1, "a": "x"}), false), "map[string]interface {}{\"a\":\"x\", \"b\":1}");
+        assert_eq!(
+            go_value(&json!({"b": 1, "a": "x"}), false),
+            "map[string]interface {}{\"a\":\"x\", \"b\":1}"
+        );
         assert_eq!(go_value(&json!(["a", "b"]), true), "[]string{\"a\", \"b\"}");
         assert_eq!(go_value(&json!([]), true), "[]string{}");
-        assert_eq!(go_value(&json!([null, 1.5]), false), "[]interface {}{interface {}(nil), 1.5}");
-        assert_eq!(go_json(&json!({"a": [1.0, "x", true]})), "{\"a\":[1,\"x\",true]}");
+        assert_eq!(
+            go_value(&json!([null, 1.5]), false),
+            "[]interface {}{interface {}(nil), 1.5}"
+        );
+        assert_eq!(
+            go_json(&json!({"a": [1.0, "x", true]})),
+            "{\"a\":[1,\"x\",true]}"
+        );
     }
 }

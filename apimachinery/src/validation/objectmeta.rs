@@ -28,17 +28,29 @@ pub fn validate_object_meta(meta: &Value, namespaced: bool, rule: NameRule) -> V
 
 /// [`validate_object_meta`] for metadata found at `path` (e.g. an embedded resource's
 /// `spec.template.metadata`).
-pub fn validate_object_meta_at(meta: &Value, namespaced: bool, rule: NameRule, path: &str) -> Vec<FieldError> {
+pub fn validate_object_meta_at(
+    meta: &Value,
+    namespaced: bool,
+    rule: NameRule,
+    path: &str,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let generate_name = str_of(meta, "generateName");
     if !generate_name.is_empty() {
         for msg in rule.check(generate_name, true) {
-            errs.push(FieldError::invalid(child_path(path, "generateName"), generate_name, msg));
+            errs.push(FieldError::invalid(
+                child_path(path, "generateName"),
+                generate_name,
+                msg,
+            ));
         }
     }
     let name = str_of(meta, "name");
     if name.is_empty() {
-        errs.push(FieldError::required(child_path(path, "name"), "name or generateName is required"));
+        errs.push(FieldError::required(
+            child_path(path, "name"),
+            "name or generateName is required",
+        ));
     } else {
         for msg in rule.check(name, false) {
             errs.push(FieldError::invalid(child_path(path, "name"), name, msg));
@@ -50,11 +62,18 @@ pub fn validate_object_meta_at(meta: &Value, namespaced: bool, rule: NameRule, p
             errs.push(FieldError::required(child_path(path, "namespace"), ""));
         } else {
             for msg in NameRule::Dns1123Label.check(namespace, false) {
-                errs.push(FieldError::invalid(child_path(path, "namespace"), namespace, msg));
+                errs.push(FieldError::invalid(
+                    child_path(path, "namespace"),
+                    namespace,
+                    msg,
+                ));
             }
         }
     } else if !namespace.is_empty() {
-        errs.push(FieldError::forbidden(child_path(path, "namespace"), "not allowed on this type"));
+        errs.push(FieldError::forbidden(
+            child_path(path, "namespace"),
+            "not allowed on this type",
+        ));
     }
     errs.extend(common(meta, path));
     errs
@@ -66,12 +85,28 @@ fn common(meta: &Value, path: &str) -> Vec<FieldError> {
     if let Some(g) = meta.get("generation").and_then(Value::as_i64)
         && g < 0
     {
-        errs.push(FieldError::invalid(child_path(path, "generation"), g, "must be greater than or equal to 0"));
+        errs.push(FieldError::invalid(
+            child_path(path, "generation"),
+            g,
+            "must be greater than or equal to 0",
+        ));
     }
-    errs.extend(validate_labels(meta.get("labels"), &child_path(path, "labels")));
-    errs.extend(validate_annotations(meta.get("annotations"), &child_path(path, "annotations")));
-    errs.extend(validate_owner_references(meta.get("ownerReferences"), &child_path(path, "ownerReferences")));
-    errs.extend(validate_finalizers(meta.get("finalizers"), &child_path(path, "finalizers")));
+    errs.extend(validate_labels(
+        meta.get("labels"),
+        &child_path(path, "labels"),
+    ));
+    errs.extend(validate_annotations(
+        meta.get("annotations"),
+        &child_path(path, "annotations"),
+    ));
+    errs.extend(validate_owner_references(
+        meta.get("ownerReferences"),
+        &child_path(path, "ownerReferences"),
+    ));
+    errs.extend(validate_finalizers(
+        meta.get("finalizers"),
+        &child_path(path, "finalizers"),
+    ));
     errs
 }
 
@@ -82,7 +117,9 @@ pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<FieldError> 
     let mut errs = Vec::new();
     if old.get("deletionTimestamp").is_some_and(|d| !d.is_null()) {
         let old_f: BTreeSet<&str> = string_items(old.get("finalizers")).collect();
-        let extra: BTreeSet<&str> = string_items(new.get("finalizers")).filter(|f| !old_f.contains(f)).collect();
+        let extra: BTreeSet<&str> = string_items(new.get("finalizers"))
+            .filter(|f| !old_f.contains(f))
+            .collect();
         if !extra.is_empty() {
             let list = Value::Array(extra.iter().map(|s| Value::String(s.to_string())).collect());
             errs.push(FieldError::forbidden(
@@ -95,15 +132,33 @@ pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<FieldError> 
         }
     }
     if str_of(new, "resourceVersion").is_empty() {
-        errs.push(FieldError::invalid("metadata.resourceVersion", "", "must be specified for an update"));
+        errs.push(FieldError::invalid(
+            "metadata.resourceVersion",
+            "",
+            "must be specified for an update",
+        ));
     }
-    let (new_gen, old_gen) = (new.get("generation").and_then(Value::as_i64), old.get("generation").and_then(Value::as_i64));
+    let (new_gen, old_gen) = (
+        new.get("generation").and_then(Value::as_i64),
+        old.get("generation").and_then(Value::as_i64),
+    );
     if let (Some(n), Some(o)) = (new_gen, old_gen)
         && n < o
     {
-        errs.push(FieldError::invalid("metadata.generation", n, "must not be decremented"));
+        errs.push(FieldError::invalid(
+            "metadata.generation",
+            n,
+            "must not be decremented",
+        ));
     }
-    for field in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+    for field in [
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+    ] {
         let n = new.get(field).filter(|v| !v.is_null());
         let o = old.get(field).filter(|v| !v.is_null());
         if n != o {
@@ -119,7 +174,10 @@ pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<FieldError> 
 }
 
 fn string_items(v: Option<&Value>) -> impl Iterator<Item = &str> {
-    v.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 fn as_map(v: Option<&Value>) -> Option<&Map<String, Value>> {
@@ -166,24 +224,42 @@ pub fn validate_annotations(annotations: Option<&Value>, path: &str) -> Vec<Fiel
 pub fn validate_owner_references(refs: Option<&Value>, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let mut first_controller: Option<String> = None;
-    let Some(list) = refs.and_then(Value::as_array) else { return errs };
+    let Some(list) = refs.and_then(Value::as_array) else {
+        return errs;
+    };
     for r in list {
         let api_version = str_of(r, "apiVersion");
         let kind = str_of(r, "kind");
         let (group, version) = parse_group_version(api_version);
         if version.is_empty() {
-            errs.push(FieldError::invalid(child_path(path, "apiVersion"), api_version, "version must not be empty"));
+            errs.push(FieldError::invalid(
+                child_path(path, "apiVersion"),
+                api_version,
+                "version must not be empty",
+            ));
         }
         if kind.is_empty() {
-            errs.push(FieldError::invalid(child_path(path, "kind"), kind, "must not be empty"));
+            errs.push(FieldError::invalid(
+                child_path(path, "kind"),
+                kind,
+                "must not be empty",
+            ));
         }
         for field in ["name", "uid"] {
             if str_of(r, field).is_empty() {
-                errs.push(FieldError::invalid(child_path(path, field), "", "must not be empty"));
+                errs.push(FieldError::invalid(
+                    child_path(path, field),
+                    "",
+                    "must not be empty",
+                ));
             }
         }
         if group.is_empty() && version == "v1" && kind == "Event" {
-            errs.push(FieldError::invalid(path, r.clone(), "/v1, Kind=Event is disallowed from being an owner"));
+            errs.push(FieldError::invalid(
+                path,
+                r.clone(),
+                "/v1, Kind=Event is disallowed from being an owner",
+            ));
         }
         if r.get("controller").and_then(Value::as_bool) == Some(true) {
             let current = format!("{kind}/{}", str_of(r, "name"));
@@ -226,7 +302,9 @@ pub fn validate_finalizers(finalizers: Option<&Value>, path: &str) -> Vec<FieldE
             FieldError::invalid(
                 path,
                 list,
-                format!("finalizer {FINALIZER_ORPHAN} and {FINALIZER_FOREGROUND} cannot be both set"),
+                format!(
+                    "finalizer {FINALIZER_ORPHAN} and {FINALIZER_FOREGROUND} cannot be both set"
+                ),
             )
             .typed(),
         );
@@ -238,12 +316,26 @@ pub fn validate_finalizers(finalizers: Option<&Value>, path: &str) -> Vec<FieldE
 /// `spec.selector`): matchLabels as labels, and each matchExpression's operator, values and key.
 pub fn validate_label_selector(selector: Option<&Value>, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    let Some(sel) = selector.filter(|s| !s.is_null()) else { return errs };
-    errs.extend(validate_labels(sel.get("matchLabels"), &child_path(path, "matchLabels")));
-    let exprs = sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten();
+    let Some(sel) = selector.filter(|s| !s.is_null()) else {
+        return errs;
+    };
+    errs.extend(validate_labels(
+        sel.get("matchLabels"),
+        &child_path(path, "matchLabels"),
+    ));
+    let exprs = sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
     for (i, expr) in exprs.enumerate() {
         let p = index_path(&child_path(path, "matchExpressions"), i);
-        let values: Vec<&Value> = expr.get("values").and_then(Value::as_array).into_iter().flatten().collect();
+        let values: Vec<&Value> = expr
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .collect();
         let operator = str_of(expr, "operator");
         match operator {
             "In" | "NotIn" => {
@@ -262,7 +354,11 @@ pub fn validate_label_selector(selector: Option<&Value>, path: &str) -> Vec<Fiel
                     ));
                 }
             }
-            _ => errs.push(FieldError::invalid(child_path(&p, "operator"), operator, "not a valid selector operator")),
+            _ => errs.push(FieldError::invalid(
+                child_path(&p, "operator"),
+                operator,
+                "not a valid selector operator",
+            )),
         }
         let key = str_of(expr, "key");
         for msg in is_qualified_name(key) {

@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 
 use super::{Operator, Requirement, key_error};
 
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Tok {
     Error,
@@ -92,7 +91,13 @@ pub(super) fn lex(s: &[u8]) -> Vec<(Tok, String)> {
                 }
             }
             last.unwrap_or_else(|| {
-                (Tok::Error, format!("error expected: keyword found '{}'", String::from_utf8_lossy(&buf)))
+                (
+                    Tok::Error,
+                    format!(
+                        "error expected: keyword found '{}'",
+                        String::from_utf8_lossy(&buf)
+                    ),
+                )
             })
         } else {
             let mut buf = Vec::new();
@@ -130,7 +135,11 @@ const BINARY_OPERATORS: &str = "in, notin, =, ==, !=, gt, lt";
 impl Parser {
     fn at(&self, i: usize, ctx: Ctx) -> (Tok, String) {
         // The scan always ends with End, and the parser never consumes past it.
-        let (tok, lit) = self.items.get(i).cloned().unwrap_or((Tok::End, String::new()));
+        let (tok, lit) = self
+            .items
+            .get(i)
+            .cloned()
+            .unwrap_or((Tok::End, String::new()));
         match tok {
             Tok::In | Tok::NotIn if ctx == Ctx::Values => (Tok::Identifier, lit),
             _ => (tok, lit),
@@ -155,7 +164,9 @@ impl Parser {
             let (tok, lit) = self.lookahead(Ctx::Values);
             match tok {
                 Tok::Identifier | Tok::DoesNotExist => {
-                    let r = self.parse_requirement().map_err(|e| format!("unable to parse requirement: {e}"))?;
+                    let r = self
+                        .parse_requirement()
+                        .map_err(|e| format!("unable to parse requirement: {e}"))?;
                     reqs.push(r);
                     let (t, l) = self.consume(Ctx::Values);
                     match t {
@@ -163,14 +174,20 @@ impl Parser {
                         Tok::Comma => {
                             let (t2, l2) = self.lookahead(Ctx::Values);
                             if t2 != Tok::Identifier && t2 != Tok::DoesNotExist {
-                                return Err(format!("found '{l2}', expected: identifier after ','"));
+                                return Err(format!(
+                                    "found '{l2}', expected: identifier after ','"
+                                ));
                             }
                         }
                         _ => return Err(format!("found '{l}', expected: ',' or 'end of string'")),
                     }
                 }
                 Tok::End => return Ok(reqs),
-                _ => return Err(format!("found '{lit}', expected: !, identifier, or 'end of string'")),
+                _ => {
+                    return Err(format!(
+                        "found '{lit}', expected: !, identifier, or 'end of string'"
+                    ));
+                }
             }
         }
     }
@@ -291,7 +308,11 @@ impl Parser {
     }
 }
 
-fn new_requirement(key: &str, op: Operator, values: BTreeSet<String>) -> Result<Requirement, String> {
+fn new_requirement(
+    key: &str,
+    op: Operator,
+    values: BTreeSet<String>,
+) -> Result<Requirement, String> {
     Requirement::new(key, op, values.into_iter().collect()).map_err(|e| e.to_string())
 }
 
@@ -301,7 +322,10 @@ mod tests {
 
     #[test]
     fn lexer_recognises_operators_and_identifiers() {
-        let toks: Vec<Tok> = lex(b"a!=b,c in (d),!e").into_iter().map(|(t, _)| t).collect();
+        let toks: Vec<Tok> = lex(b"a!=b,c in (d),!e")
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
         assert_eq!(
             toks,
             vec![
