@@ -33,6 +33,31 @@ fn schemas() -> &'static Map<String, Value> {
         .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
+/// The schemas as kube-apiserver publishes them: the document without the `x-proto-*` keys
+/// (for serving `/openapi/v3`).
+pub fn published_schemas() -> &'static Map<String, Value> {
+    static PUBLISHED: OnceLock<Map<String, Value>> = OnceLock::new();
+    PUBLISHED.get_or_init(|| {
+        schemas()
+            .iter()
+            .map(|(k, v)| (k.clone(), without_proto_keys(v)))
+            .collect()
+    })
+}
+
+fn without_proto_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .filter(|(k, _)| !k.starts_with("x-proto-"))
+                .map(|(k, v)| (k.clone(), without_proto_keys(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_proto_keys).collect()),
+        other => other.clone(),
+    }
+}
+
 /// All built-in definitions, with `$ref`s resolved lazily.
 pub fn definitions() -> &'static Arc<Definitions> {
     static DEFS: OnceLock<Arc<Definitions>> = OnceLock::new();
@@ -132,6 +157,44 @@ mod tests {
             "SelfSubjectAccessReview",
             "io.k8s.api.authorization.v1.SelfSubjectAccessReview"
         )));
+    }
+
+    /// Every `$ref` in `v`.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("$ref") {
+                    out.push(r.trim_start_matches("#/components/schemas/").to_string());
+                }
+                o.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_definition_compiles_and_every_reference_resolves() {
+        let defs = definitions();
+        for name in schemas().keys() {
+            assert!(defs.get(name).is_some(), "{name} does not compile");
+        }
+        let mut all = Vec::new();
+        refs(raw_document(), &mut all);
+        assert!(all.len() > 800, "{} references", all.len());
+        for r in all {
+            assert!(schemas().contains_key(&r), "dangling $ref {r}");
+        }
+    }
+
+    #[test]
+    fn published_schemas_have_no_proto_keys() {
+        let text = serde_json::to_string(published_schemas()).unwrap_or_default();
+        assert!(!text.contains("x-proto-"));
+        assert!(DOCUMENT.contains("x-proto-tag"));
+        let ports = &published_schemas()["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"];
+        assert_eq!(ports["x-kubernetes-patch-merge-key"], "port");
+        assert_eq!(published_schemas().len(), schemas().len());
     }
 
     #[test]

@@ -33,22 +33,31 @@ pub const MAX_DEPTH: usize = 200;
 /// Why a protobuf body could not be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtobufError {
+    /// The body does not start with `k8s\0`.
     #[error("not a Kubernetes protobuf body: missing the k8s\\0 prefix")]
     BadMagic,
+    /// A value runs past the end of its buffer.
     #[error("truncated protobuf data at offset {offset}")]
     Truncated { offset: usize },
+    /// Invalid wire data: bad varint, field number or wire type, or an impossible length.
     #[error("malformed protobuf data: {0}")]
     Malformed(String),
+    /// Messages nest deeper than [`MAX_DEPTH`].
     #[error("protobuf messages nest deeper than {limit} levels")]
     TooDeep { limit: usize },
+    /// The runtime.Unknown envelope lacks typeMeta.
     #[error("the protobuf envelope has no apiVersion or kind")]
     MissingTypeMeta,
+    /// The kind is not a built-in kind with a protobuf form.
     #[error("no built-in kind {kind} in {api_version} can be decoded from protobuf")]
     UnknownKind { api_version: String, kind: String },
+    /// A compressed (`contentEncoding`) or foreign (`contentType`) payload.
     #[error("unsupported protobuf envelope encoding: {0}")]
     UnsupportedEncoding(String),
+    /// A value Go could not marshal to JSON (bad IntOrString type, NaN, out-of-range time).
     #[error("invalid value: {0}")]
     InvalidValue(String),
+    /// RawExtension, FieldsV1 or JSON bytes that are not JSON.
     #[error("invalid embedded JSON: {0}")]
     InvalidJson(String),
 }

@@ -13,40 +13,6 @@ use crate::openapi::{OaDef, normalize};
 use crate::pb::{Field, Message, PbType, Scalar};
 use crate::special;
 
-/// The group versions whose kinds are roots, as (k8s-pb module, API group).
-pub const GROUP_VERSIONS: &[(&str, &str)] = &[
-    ("api::core::v1", ""),
-    ("api::apps::v1", "apps"),
-    ("api::batch::v1", "batch"),
-    ("api::rbac::v1", "rbac.authorization.k8s.io"),
-    ("api::networking::v1", "networking.k8s.io"),
-    ("api::policy::v1", "policy"),
-    ("api::autoscaling::v1", "autoscaling"),
-    ("api::autoscaling::v2", "autoscaling"),
-    ("api::coordination::v1", "coordination.k8s.io"),
-    (
-        "apiextensions_apiserver::pkg::apis::apiextensions::v1",
-        "apiextensions.k8s.io",
-    ),
-    ("api::authorization::v1", "authorization.k8s.io"),
-    ("api::authentication::v1", "authentication.k8s.io"),
-    ("api::events::v1", "events.k8s.io"),
-    ("api::storage::v1", "storage.k8s.io"),
-    ("api::scheduling::v1", "scheduling.k8s.io"),
-    ("api::discovery::v1", "discovery.k8s.io"),
-    (
-        "api::admissionregistration::v1",
-        "admissionregistration.k8s.io",
-    ),
-    ("api::certificates::v1", "certificates.k8s.io"),
-    ("api::node::v1", "node.k8s.io"),
-    ("api::flowcontrol::v1", "flowcontrol.apiserver.k8s.io"),
-    ("apimachinery::pkg::apis::meta::v1", "meta.k8s.io"),
-];
-
-/// Definitions taken from k8s-openapi alone (no protobuf message exists).
-pub const OPENAPI_ONLY: &[&str] = &["io.k8s.apimachinery.pkg.version.Info"];
-
 /// Counters printed by the generator.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -161,7 +127,7 @@ impl<'a> Builder<'a> {
     /// the extras.
     pub fn want_roots(&mut self) {
         let mut roots = Vec::new();
-        for (module, _) in GROUP_VERSIONS {
+        for (module, _) in special::GROUP_VERSIONS {
             let module: Vec<String> = module.split("::").map(String::from).collect();
             let (def_prefix, _) = prefixes(&module);
             for (name, oa) in &self.inp.oa {
@@ -178,7 +144,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        roots.extend(OPENAPI_ONLY.iter().map(|s| s.to_string()));
+        roots.extend(special::OPENAPI_ONLY.iter().map(|s| s.to_string()));
         roots.extend(special::GO_ONLY.iter().map(|s| s.to_string()));
         roots.extend(special::EXTRA_ROOTS.iter().map(|s| s.to_string()));
         for r in roots {
@@ -196,7 +162,7 @@ impl<'a> Builder<'a> {
                 self.out.insert(def, s);
             }
         }
-        self.add_gvks();
+        crate::gvk::add_gvks(&self.inp.oa, &mut self.out);
         Ok(())
     }
 
@@ -483,11 +449,11 @@ impl<'a> Builder<'a> {
             self.stats.names_camel_fallback.push(format!("{def}.{j}"));
             j
         };
-        if let Some(oa) = oa {
-            if !oa.json_names().contains(&json) {
-                self.stats.dropped_not_in_1_33.push(format!("{def}.{json}"));
-                return Ok(None);
-            }
+        if let Some(oa) = oa
+            && !oa.json_names().contains(&json)
+        {
+            self.stats.dropped_not_in_1_33.push(format!("{def}.{json}"));
+            return Ok(None);
         }
         let published = oa.and_then(|o| o.property(&json));
         let description = published
@@ -616,64 +582,6 @@ impl<'a> Builder<'a> {
                 }
             }
         })
-    }
-
-    /// `x-kubernetes-group-version-kind` on resources, their lists, and the meta types.
-    fn add_gvks(&mut self) {
-        let mut gvks: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
-        for (name, oa) in &self.inp.oa {
-            let Some((g, v, k)) = &oa.gvk else { continue };
-            gvks.entry(name.clone())
-                .or_default()
-                .push((g.clone(), v.clone(), k.clone()));
-            if let Some(lk) = &oa.list_kind {
-                if let Some((prefix, _)) = name.rsplit_once('.') {
-                    gvks.entry(format!("{prefix}.{lk}")).or_default().push((
-                        g.clone(),
-                        v.clone(),
-                        lk.clone(),
-                    ));
-                }
-            }
-        }
-        for def in self.out.keys() {
-            for (g, v, k) in special::meta_gvks(def) {
-                gvks.entry(def.clone())
-                    .or_default()
-                    .push((g.into(), v.into(), k.into()));
-            }
-        }
-        // kube lists DeleteOptions and WatchEvent under every group version it serves.
-        let mut served: BTreeSet<(String, String)> = BTreeSet::new();
-        for (def, list) in &gvks {
-            if self.out.contains_key(def) {
-                served.extend(
-                    list.iter()
-                        .filter(|(g, _, _)| g != "meta.k8s.io")
-                        .map(|(g, v, _)| (g.clone(), v.clone())),
-                );
-            }
-        }
-        for kind in ["DeleteOptions", "WatchEvent"] {
-            let def = format!("io.k8s.apimachinery.pkg.apis.meta.v1.{kind}");
-            for (g, v) in &served {
-                gvks.entry(def.clone())
-                    .or_default()
-                    .push((g.clone(), v.clone(), kind.to_string()));
-            }
-        }
-        for (def, mut list) in gvks {
-            let Some(Value::Object(schema)) = self.out.get_mut(&def) else {
-                continue;
-            };
-            list.sort();
-            list.dedup();
-            let arr: Vec<Value> = list
-                .into_iter()
-                .map(|(g, v, k)| json!({"group": g, "version": v, "kind": k}))
-                .collect();
-            schema.insert("x-kubernetes-group-version-kind".into(), Value::Array(arr));
-        }
     }
 }
 

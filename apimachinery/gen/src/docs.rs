@@ -26,11 +26,7 @@ pub fn markers(doc: &[String]) -> Markers {
         let value = value.trim().to_string();
         match name.trim() {
             "listType" => m.list_type = Some(value),
-            "listMapKey" => {
-                if !m.list_map_keys.contains(&value) {
-                    m.list_map_keys.push(value)
-                }
-            }
+            "listMapKey" if !m.list_map_keys.contains(&value) => m.list_map_keys.push(value),
             "patchStrategy" => m.patch_strategy = Some(value),
             "patchMergeKey" => m.patch_merge_key = Some(value),
             "mapType" => m.map_type = Some(value),

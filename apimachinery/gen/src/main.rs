@@ -5,6 +5,7 @@
 mod defs;
 mod docs;
 mod gofacts;
+mod gvk;
 mod openapi;
 mod pb;
 mod special;

@@ -166,14 +166,13 @@ pub fn read_version(dir: &Path) -> Result<BTreeMap<String, OaDef>> {
 fn consts(imp: &syn::ItemImpl) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for it in &imp.items {
-        if let syn::ImplItem::Const(c) = it {
-            if let syn::Expr::Lit(syn::ExprLit {
+        if let syn::ImplItem::Const(c) = it
+            && let syn::Expr::Lit(syn::ExprLit {
                 lit: syn::Lit::Str(s),
                 ..
             }) = &c.expr
-            {
-                out.insert(c.ident.to_string(), s.value());
-            }
+        {
+            out.insert(c.ident.to_string(), s.value());
         }
     }
     out
@@ -333,10 +332,10 @@ fn rust_block(ts: TokenStream, rust_paths: &BTreeMap<String, String>) -> Result<
             _ => None,
         })
         .collect();
-    if let Some(i) = lits.iter().position(|v| v.as_str() == Some("description")) {
-        if let Some(Value::String(d)) = lits.get(i + 1) {
-            map.insert("description".into(), Value::String(d.clone()));
-        }
+    if let Some(i) = lits.iter().position(|v| v.as_str() == Some("description"))
+        && let Some(Value::String(d)) = lits.get(i + 1)
+    {
+        map.insert("description".into(), Value::String(d.clone()));
     }
     Ok(Value::Object(map))
 }

@@ -145,16 +145,14 @@ fn derives_message(attrs: &[Attribute]) -> bool {
 pub fn doc_lines(attrs: &[Attribute]) -> Vec<String> {
     let mut out = Vec::new();
     for a in attrs {
-        if let Meta::NameValue(nv) = &a.meta {
-            if nv.path.is_ident("doc") {
-                if let Expr::Lit(syn::ExprLit {
-                    lit: Lit::Str(s), ..
-                }) = &nv.value
-                {
-                    let v = s.value();
-                    out.push(v.strip_prefix(' ').unwrap_or(&v).to_string());
-                }
-            }
+        if let Meta::NameValue(nv) = &a.meta
+            && nv.path.is_ident("doc")
+            && let Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            }) = &nv.value
+        {
+            let v = s.value();
+            out.push(v.strip_prefix(' ').unwrap_or(&v).to_string());
         }
     }
     out

@@ -78,3 +78,37 @@ pub fn meta_gvks(def: &str) -> Vec<(&'static str, &'static str, &'static str)> {
         _ => Vec::new(),
     }
 }
+
+/// The group versions whose kinds are roots, as (k8s-pb module, API group).
+pub const GROUP_VERSIONS: &[(&str, &str)] = &[
+    ("api::core::v1", ""),
+    ("api::apps::v1", "apps"),
+    ("api::batch::v1", "batch"),
+    ("api::rbac::v1", "rbac.authorization.k8s.io"),
+    ("api::networking::v1", "networking.k8s.io"),
+    ("api::policy::v1", "policy"),
+    ("api::autoscaling::v1", "autoscaling"),
+    ("api::autoscaling::v2", "autoscaling"),
+    ("api::coordination::v1", "coordination.k8s.io"),
+    (
+        "apiextensions_apiserver::pkg::apis::apiextensions::v1",
+        "apiextensions.k8s.io",
+    ),
+    ("api::authorization::v1", "authorization.k8s.io"),
+    ("api::authentication::v1", "authentication.k8s.io"),
+    ("api::events::v1", "events.k8s.io"),
+    ("api::storage::v1", "storage.k8s.io"),
+    ("api::scheduling::v1", "scheduling.k8s.io"),
+    ("api::discovery::v1", "discovery.k8s.io"),
+    (
+        "api::admissionregistration::v1",
+        "admissionregistration.k8s.io",
+    ),
+    ("api::certificates::v1", "certificates.k8s.io"),
+    ("api::node::v1", "node.k8s.io"),
+    ("api::flowcontrol::v1", "flowcontrol.apiserver.k8s.io"),
+    ("apimachinery::pkg::apis::meta::v1", "meta.k8s.io"),
+];
+
+/// Definitions taken from k8s-openapi alone (no protobuf message exists).
+pub const OPENAPI_ONLY: &[&str] = &["io.k8s.apimachinery.pkg.version.Info"];
