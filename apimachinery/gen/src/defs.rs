@@ -25,6 +25,7 @@ pub struct Stats {
     pub inline_fields: Vec<String>,
     pub list_wrappers: BTreeSet<String>,
     pub dangling: BTreeSet<String>,
+    pub required_differs: Vec<String>,
 }
 
 /// Everything the builder reads.
@@ -354,9 +355,24 @@ impl<'a> Builder<'a> {
         {
             schema.insert("description".into(), Value::String(d));
         }
-        let required: Vec<String> = match oa {
-            Some(oa) => oa.required(),
-            None => go_required,
+        let required: Vec<String> = match (oa, go) {
+            // k8s-openapi marks `metadata` of every resource required; kube does not (Go's
+            // field is `omitempty`). Report any other disagreement.
+            (Some(oa), Some(_)) => {
+                let mut theirs = oa.required();
+                theirs.retain(|r| r != "metadata" || go_required.contains(r));
+                let (mut a, mut b) = (theirs.clone(), go_required.clone());
+                a.sort();
+                b.sort();
+                if a != b {
+                    self.stats
+                        .required_differs
+                        .push(format!("{def}: k8s-openapi {a:?}, Go {b:?}"));
+                }
+                theirs
+            }
+            (Some(oa), None) => oa.required(),
+            (None, _) => go_required,
         };
         let required: Vec<Value> = required
             .into_iter()

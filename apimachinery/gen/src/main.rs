@@ -92,6 +92,11 @@ fn main() -> Result<()> {
         s.no_go_facts
     );
     eprintln!("inlined fields:                {:?}", s.inline_fields);
+    eprintln!(
+        "required (k8s-openapi vs Go):  {} differ {:?}",
+        s.required_differs.len(),
+        s.required_differs
+    );
     eprintln!("list wrappers:                 {:?}", s.list_wrappers);
     if !s.dangling.is_empty() {
         bail!("referenced but unknown definitions: {:?}", s.dangling);
