@@ -8,15 +8,37 @@ use crate::strip::{annotation, metadata_map};
 /// Annotation listing what to keep (comma/space separated: `nodeport`, `clusterip`).
 const PRESERVE: &str = "control.kubestellar.io/preserve";
 
+/// The kinds with their own rules.
+#[derive(Clone, Copy)]
+enum Rules {
+    Service,
+    PersistentVolume,
+    Job,
+}
+
+fn rules(api_version: Option<&str>, kind: Option<&str>) -> Option<Rules> {
+    match (api_version?, kind?) {
+        ("v1", "Service") => Some(Rules::Service),
+        ("v1", "PersistentVolume") => Some(Rules::PersistentVolume),
+        ("batch/v1", "Job") => Some(Rules::Job),
+        _ => None,
+    }
+}
+
+/// Whether objects of this apiVersion and kind have kind-specific removals.
+pub fn has_rules(api_version: Option<&str>, kind: Option<&str>) -> bool {
+    rules(api_version, kind).is_some()
+}
+
 /// Applies the removals for the object's apiVersion and kind, if it has any.
 pub fn strip_kind_specific(object: &mut Map<String, Value>) {
     let api_version = object.get("apiVersion").and_then(Value::as_str);
     let kind = object.get("kind").and_then(Value::as_str);
-    match (api_version, kind) {
-        (Some("v1"), Some("Service")) => clean_service(object),
-        (Some("v1"), Some("PersistentVolume")) => clean_persistent_volume(object),
-        (Some("batch/v1"), Some("Job")) => clean_job(object),
-        _ => {}
+    match rules(api_version, kind) {
+        Some(Rules::Service) => clean_service(object),
+        Some(Rules::PersistentVolume) => clean_persistent_volume(object),
+        Some(Rules::Job) => clean_job(object),
+        None => {}
     }
 }
 

@@ -13,6 +13,7 @@
 //! as the plugin contract requires.
 
 pub mod config;
+mod fast;
 pub mod gostr;
 pub mod gotmpl;
 pub mod jsonpath;
@@ -65,6 +66,23 @@ pub fn transform(
     config: &str,
 ) -> Result<Transformed, PluginError> {
     let config = config::compiled(config)?;
+    if config.removes.is_empty()
+        && let Some(out) = fast::try_transform(object, cluster.is_some())
+    {
+        return Ok(Transformed {
+            object: out,
+            used_cluster: false,
+        });
+    }
+    full(object, cluster, &config)
+}
+
+/// The general path: decode the whole object, apply every step, encode it.
+fn full(
+    object: &str,
+    cluster: Option<&ClusterContext>,
+    config: &config::Config,
+) -> Result<Transformed, PluginError> {
     let mut obj = json::parse_object(object, "object")?;
     let identity = Identity::of(&obj);
 

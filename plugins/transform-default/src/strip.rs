@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 /// `metadata` fields the WDS populates and a WEC must not receive.
-const METADATA_FIELDS: [&str; 8] = [
+pub const METADATA_FIELDS: [&str; 8] = [
     "managedFields",
     "finalizers",
     "generation",
@@ -16,7 +16,7 @@ const METADATA_FIELDS: [&str; 8] = [
 ];
 
 /// The annotation `kubectl apply` keeps; it describes the WDS copy, not the WEC one.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Removes what no WEC should see. Labels, other annotations and `creationTimestamp` stay.
 pub fn strip_common(object: &mut Map<String, Value>) {
