@@ -1,0 +1,129 @@
+//! HTTP entry point: one handler parses the path, decodes the body and dispatches to discovery,
+//! OpenAPI or the object operations.
+
+mod discovery;
+mod openapi;
+mod resource;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+use crate::request::{Target, parse_path};
+use crate::space::Space;
+
+/// Builds the router of a space: every path goes through [`dispatch`].
+pub fn router(space: Arc<Space>) -> axum::Router {
+    axum::Router::new().fallback(dispatch).with_state(space)
+}
+
+async fn dispatch(State(space): State<Arc<Space>>, req: Request) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = match route(&space, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    let code = resp.status().as_u16();
+    space
+        .metrics
+        .observe(method.as_str(), code, start.elapsed());
+    tracing::debug!(space = %space.config.name, %method, %path, code, elapsed_us = start.elapsed().as_micros() as u64, "request");
+    resp
+}
+
+async fn route(space: &Arc<Space>, req: Request) -> ApiResult<Response> {
+    let target = parse_path(req.uri().path())?;
+    match target {
+        Target::Version => Ok(json_response(StatusCode::OK, &discovery::version(space))),
+        Target::Health(kind) => Ok(health(space, kind)),
+        Target::Api | Target::Apis | Target::Group(_) | Target::GroupVersion { .. } => {
+            discovery::serve(space, &target, req.headers())
+        }
+        Target::OpenApiV2 => Ok(openapi::v2()),
+        Target::OpenApiV3Index => Ok(openapi::v3_index(space)),
+        Target::OpenApiV3 { group, version } => openapi::v3_document(space, &group, &version),
+        Target::Metrics => Ok(text_response(StatusCode::OK, space.metrics.render())),
+        Target::Resource(rp) => resource::serve(space, rp, req).await,
+    }
+}
+
+fn health(space: &Space, kind: &str) -> Response {
+    if kind == "readyz" && !space.store.healthy() {
+        return text_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "[-]store failed: writes are refused\nreadyz check failed".into(),
+        );
+    }
+    text_response(StatusCode::OK, "ok".into())
+}
+
+/// A JSON response.
+pub(crate) fn json_response(code: StatusCode, v: &Value) -> Response {
+    bytes_response(
+        code,
+        Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+        "application/json",
+    )
+}
+
+pub(crate) fn bytes_response(
+    code: StatusCode,
+    body: Bytes,
+    content_type: &'static str,
+) -> Response {
+    let mut r = (code, Body::from(body)).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn text_response(code: StatusCode, s: String) -> Response {
+    bytes_response(code, Bytes::from(s), "text/plain; charset=utf-8")
+}
+
+/// True when the Accept header asks for a server-side Table.
+pub(crate) fn wants_table(h: &HeaderMap) -> bool {
+    accept(h).contains("as=Table")
+}
+
+pub(crate) fn accept(h: &HeaderMap) -> &str {
+    h.get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Rejects Accept headers that allow no JSON answer.
+pub(crate) fn check_acceptable(h: &HeaderMap) -> ApiResult<()> {
+    let a = accept(h);
+    if a.is_empty() {
+        return Ok(());
+    }
+    let ok = a.split(',').any(|part| {
+        let mt = part.split(';').next().unwrap_or("").trim();
+        matches!(
+            mt,
+            "application/json"
+                | "*/*"
+                | "application/*"
+                | "application/yaml"
+                | "application/json-seq"
+        )
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::not_acceptable(format!(
+            "only the following media types are accepted: application/json, application/yaml; got {a}"
+        )))
+    }
+}

@@ -1,0 +1,84 @@
+//! The shared state of one running space: its store, its resource catalogue, its settings.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::registry::Registry;
+use crate::store::{Store, StoreError};
+
+/// Settings of one space.
+#[derive(Clone, Debug)]
+pub struct SpaceConfig {
+    /// The space's name (kubeconfig context and cluster name).
+    pub name: String,
+    /// Where the store and the kubeconfig live.
+    pub data_dir: PathBuf,
+    /// Watch events kept per resource for watches that resume from a resourceVersion.
+    pub watch_history: usize,
+    /// Run the workload simulator (for simulated WECs).
+    pub simulator: bool,
+    /// How the workload simulator behaves when it runs.
+    pub simulator_config: crate::simulator::SimulatorConfig,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// The Kubernetes minor version reported by `/version`.
+    pub kube_minor: u32,
+}
+
+impl SpaceConfig {
+    /// Defaults for a space named `name` storing in `data_dir`.
+    pub fn new(name: impl Into<String>, data_dir: impl Into<PathBuf>) -> SpaceConfig {
+        SpaceConfig {
+            name: name.into(),
+            data_dir: data_dir.into(),
+            watch_history: 1000,
+            simulator: false,
+            simulator_config: crate::simulator::SimulatorConfig::default(),
+            max_body_bytes: 3 * 1024 * 1024,
+            kube_minor: 33,
+        }
+    }
+}
+
+/// One space: store + catalogue + settings. Shared as `Arc<Space>`.
+pub struct Space {
+    pub config: SpaceConfig,
+    pub store: Store,
+    pub registry: Registry,
+    pub started: Instant,
+    pub metrics: crate::metrics::Metrics,
+}
+
+impl Space {
+    /// Opens the space's store and rebuilds its catalogue from stored CRDs.
+    pub fn open(config: SpaceConfig) -> Result<Arc<Space>, StoreError> {
+        let store = Store::open(&config.data_dir.join("store"), config.watch_history)?;
+        let space = Arc::new(Space {
+            config,
+            store,
+            registry: Registry::new(),
+            started: Instant::now(),
+            metrics: crate::metrics::Metrics::default(),
+        });
+        space.refresh_crds();
+        Ok(space)
+    }
+
+    /// Re-reads every stored CRD into the catalogue.
+    pub fn refresh_crds(&self) {
+        let gr = crate::registry::GroupResource {
+            group: "apiextensions.k8s.io".into(),
+            resource: "customresourcedefinitions".into(),
+        };
+        let crds: Vec<serde_json::Value> = self
+            .store
+            .list(&gr, None, None, 0, &|_| true)
+            .items
+            .iter()
+            .map(|o| o.value())
+            .collect();
+        self.registry
+            .set_crds(crds.iter().filter(|c| crate::crd::is_established(c)));
+    }
+}

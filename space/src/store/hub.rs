@@ -1,0 +1,51 @@
+//! Watch fan-out: a bounded event history per resource (for watches resuming from a
+//! resourceVersion) and broadcast channels for live events.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use super::types::Event;
+use crate::registry::GroupResource;
+
+/// Watch history of one resource.
+pub(super) struct Hub {
+    pub history: VecDeque<Arc<Event>>,
+    /// Every event of this resource with rv > floor is in `history`.
+    pub floor: u64,
+    pub tx: broadcast::Sender<Arc<Event>>,
+}
+
+pub(super) struct Hubs {
+    pub by_resource: HashMap<GroupResource, Hub>,
+    pub all: broadcast::Sender<Arc<Event>>,
+    pub capacity: usize,
+    pub start_rv: u64,
+}
+
+impl Hubs {
+    /// The hub of a resource, created on first use.
+    pub fn hub(&mut self, gr: &GroupResource) -> &mut Hub {
+        let start = self.start_rv;
+        self.by_resource.entry(gr.clone()).or_insert_with(|| Hub {
+            history: VecDeque::new(),
+            floor: start,
+            tx: broadcast::channel(4096).0,
+        })
+    }
+
+    /// Records a durable event and sends it to live watchers.
+    pub fn publish(&mut self, ev: Arc<Event>) {
+        let cap = self.capacity;
+        let hub = self.hub(&ev.key.gr);
+        hub.history.push_back(ev.clone());
+        while hub.history.len() > cap {
+            if let Some(old) = hub.history.pop_front() {
+                hub.floor = old.object.rv;
+            }
+        }
+        let _ = hub.tx.send(ev.clone());
+        let _ = self.all.send(ev);
+    }
+}

@@ -1,0 +1,191 @@
+//! Test support: a space served on a loopback port from its own runtime thread, and real
+//! kubectl binaries run against it with a fresh cache directory.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use kubestellar_space::{RunningSpace, SpaceConfig};
+
+/// A space serving on 127.0.0.1 until dropped.
+pub struct TestSpace {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub kubeconfig: PathBuf,
+    rt: Option<tokio::runtime::Runtime>,
+    running: Option<RunningSpace>,
+}
+
+impl TestSpace {
+    /// Starts a fresh space.
+    pub fn start() -> TestSpace {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts a fresh space after adjusting its configuration.
+    pub fn start_with(f: impl FnOnce(&mut SpaceConfig)) -> TestSpace {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = SpaceConfig::new("test", dir.path());
+        f(&mut cfg);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let running = rt
+            .block_on(kubestellar_space::start(
+                cfg,
+                "127.0.0.1:0".parse().expect("addr"),
+            ))
+            .expect("space starts");
+        TestSpace {
+            url: running.url(),
+            kubeconfig: running.kubeconfig.clone(),
+            dir,
+            rt: Some(rt),
+            running: Some(running),
+        }
+    }
+
+    /// The running space.
+    pub fn running(&self) -> &RunningSpace {
+        self.running.as_ref().expect("running")
+    }
+
+    /// Runs a future on the space's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.as_ref().expect("runtime").block_on(f)
+    }
+
+    /// kubectl of a given minor version, with its own cache directory.
+    pub fn kubectl(&self, minor: u32) -> Kubectl {
+        Kubectl {
+            bin: PathBuf::from(format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}")),
+            kubeconfig: self.kubeconfig.clone(),
+            cache: tempfile::tempdir().expect("cache dir"),
+        }
+    }
+}
+
+impl Drop for TestSpace {
+    fn drop(&mut self) {
+        if let (Some(rt), Some(r)) = (self.rt.take(), self.running.take()) {
+            rt.block_on(r.stop());
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A kubectl binary bound to one space.
+pub struct Kubectl {
+    pub bin: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub cache: tempfile::TempDir,
+}
+
+/// What a kubectl run printed.
+#[derive(Debug)]
+pub struct Out {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Kubectl {
+    fn command(&self, args: &[&str]) -> Command {
+        assert!(
+            self.bin.exists(),
+            "{} is missing: this test needs the real kubectl",
+            self.bin.display()
+        );
+        let mut c = Command::new(&self.bin);
+        c.env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.cache.path())
+            .arg("--cache-dir")
+            .arg(self.cache.path().join("cache"))
+            .args(args);
+        c
+    }
+
+    /// Runs kubectl and returns what it printed.
+    pub fn run(&self, args: &[&str]) -> Out {
+        to_out(self.command(args).output().expect("kubectl runs"))
+    }
+
+    /// Runs kubectl with `input` on stdin (for `-f -`).
+    pub fn run_stdin(&self, args: &[&str], input: &str) -> Out {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        to_out(child.wait_with_output().expect("kubectl finishes"))
+    }
+
+    /// Runs kubectl and fails the test unless it succeeds; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.ok,
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            o.stdout, o.stderr
+        );
+        o.stdout
+    }
+
+    /// Like `ok`, with stdin.
+    pub fn ok_stdin(&self, args: &[&str], input: &str) -> String {
+        let o = self.run_stdin(args, input);
+        assert!(
+            o.ok,
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            o.stdout, o.stderr
+        );
+        o.stdout
+    }
+
+    /// Runs kubectl expecting failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            !o.ok,
+            "kubectl {args:?} unexpectedly succeeded:\n{}",
+            o.stdout
+        );
+        o.stderr
+    }
+
+    /// Spawns kubectl in the background (for `-w`, `wait`, `delete` that blocks).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs")
+    }
+}
+
+fn to_out(o: Output) -> Out {
+    Out {
+        ok: o.status.success(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Writes a file into a directory and returns its path as a string.
+pub fn write_file(dir: &Path, name: &str, content: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, content).expect("write file");
+    p.to_string_lossy().into_owned()
+}
