@@ -2,3 +2,4 @@
 //! `kubestellar` binary (CLI, plugin runtime, controllers, agent).
 
 pub mod cli;
+pub mod plugins;

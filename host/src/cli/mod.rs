@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod plugin;
 mod space;
 
 /// KubeStellar with WebAssembly customization plugins.
@@ -23,6 +24,9 @@ pub enum Command {
     /// Run or manage an embedded Kubernetes-compatible space server.
     #[command(subcommand)]
     Space(space::SpaceCommand),
+    /// Inspect, run, summarize with and benchmark a customization plugin (WASM component).
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
 }
 
 impl Cli {
@@ -30,6 +34,7 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Space(c) => c.run(),
+            Command::Plugin(c) => c.run(),
         }
     }
 }

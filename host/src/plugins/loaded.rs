@@ -1,0 +1,441 @@
+//! `LoadedPlugin`: a linked, described plugin, ready to call. Each call runs in a fresh
+//! instance (default) or in one of a small pool of warm instances (`Limits::warm_instances`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::InstancePre;
+use wasmtime::{Engine, Store};
+
+use super::bindings::{summarizer, transformer};
+use super::cache::CacheOutcome;
+use super::host::LogLimiter;
+use super::store::{self, OUTPUT_CAP, Sandbox, State};
+use super::{
+    ClusterContext, ConfigProblem, Limits, PluginError, PluginInfo, PluginKind, Report, Scope,
+    Summary, Transformed, convert, engine,
+};
+
+/// How long loading took and whether the precompiled cache was used.
+#[derive(Debug, Clone)]
+pub struct LoadStats {
+    /// Cache hit, miss, corrupt entry or no cache.
+    pub cache: CacheOutcome,
+    /// Compiling, or reading the precompiled artifact.
+    pub compile: Duration,
+    /// Type inspection and `instantiate_pre` (import checking).
+    pub link: Duration,
+    /// Everything, `describe()` included.
+    pub total: Duration,
+}
+
+/// The bound, ready-to-instantiate form of a plugin.
+enum Pre {
+    Transformer(transformer::TransformerPre<State>),
+    Summarizer(summarizer::SummarizerPre<State>),
+}
+
+/// A live instance.
+enum Bound {
+    Transformer(transformer::Transformer),
+    Summarizer(summarizer::Summarizer),
+}
+
+struct Instance {
+    sandbox: Sandbox,
+    bound: Bound,
+    calls: u32,
+}
+
+/// What [`super::PluginRuntime::load_named`] hands over.
+pub(super) struct Parts {
+    pub engine: Engine,
+    pub pre: InstancePre<State>,
+    pub world: PluginKind,
+    pub label: String,
+    pub named: bool,
+    pub digest: String,
+    pub size: usize,
+    pub exports: Vec<String>,
+    pub functions: Vec<String>,
+    pub imports: Vec<String>,
+    pub limits: Limits,
+    pub stats: LoadStats,
+    pub started: Instant,
+}
+
+/// A loaded plugin. Thread-safe; calls are synchronous (use `spawn_blocking` from async code).
+pub struct LoadedPlugin {
+    engine: Engine,
+    pre: Pre,
+    name: Arc<str>,
+    info: PluginInfo,
+    world: PluginKind,
+    digest: String,
+    size: usize,
+    exports: Vec<String>,
+    functions: Vec<String>,
+    imports: Vec<String>,
+    limits: Limits,
+    stats: LoadStats,
+    log_limiter: Arc<Mutex<LogLimiter>>,
+    warm: Mutex<Vec<Instance>>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.name)
+            .field("info", &self.info)
+            .field("digest", &self.digest)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedPlugin {
+    /// Binds the world, calls `describe()` and checks that it agrees with the world.
+    pub(super) fn new(parts: Parts) -> Result<Self, PluginError> {
+        let Parts {
+            engine,
+            pre,
+            world,
+            label,
+            named,
+            digest,
+            size,
+            exports,
+            functions,
+            imports,
+            limits,
+            mut stats,
+            started,
+        } = parts;
+        let wrong = |e: wasmtime::Error| PluginError::WrongWorld {
+            plugin: label.clone(),
+            expected: world.world().to_owned(),
+            found: format!(
+                "exports that do not match it: {}",
+                store::one_line(&format!("{e:#}"))
+            ),
+        };
+        let pre = match world {
+            PluginKind::Transformer => {
+                Pre::Transformer(transformer::TransformerPre::new(pre).map_err(wrong)?)
+            }
+            PluginKind::Summarizer => {
+                Pre::Summarizer(summarizer::SummarizerPre::new(pre).map_err(wrong)?)
+            }
+        };
+        let log_limiter = Arc::new(Mutex::new(LogLimiter::default()));
+        let mut plugin = LoadedPlugin {
+            engine,
+            pre,
+            name: Arc::from(label.as_str()),
+            info: PluginInfo {
+                name: String::new(),
+                version: String::new(),
+                kind: world,
+                scope: Scope::PerObject,
+                config_schema: None,
+            },
+            world,
+            digest,
+            size,
+            exports,
+            functions,
+            imports,
+            limits,
+            stats: stats.clone(),
+            log_limiter,
+            warm: Mutex::new(Vec::new()),
+        };
+        let info = plugin.call(|store, bound| {
+            let wit = match bound {
+                Bound::Transformer(t) => t.kubestellar_plugin_plugin().call_describe(store)?,
+                Bound::Summarizer(s) => s.kubestellar_plugin_plugin().call_describe(store)?,
+            };
+            Ok(Ok(convert::info_from_wit(wit)))
+        })?;
+        if info.kind != world {
+            return Err(PluginError::WrongWorld {
+                plugin: label,
+                expected: world.world().to_owned(),
+                found: format!("describe() declaring a {}", info.kind),
+            });
+        }
+        if !named {
+            plugin.name =
+                Arc::from(format!("{} (sha256:{})", info.name, &plugin.digest[..12]).as_str());
+        }
+        plugin.info = info;
+        stats.total = started.elapsed();
+        plugin.stats = stats;
+        Ok(plugin)
+    }
+
+    /// What `describe()` returned.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// The name used in error messages (the source it was loaded from, or describe's name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Lower-case hex sha256 of the component bytes.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Size of the component in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The world the component implements.
+    pub fn world(&self) -> PluginKind {
+        self.world
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Names the component exports (interfaces and functions).
+    pub fn exports(&self) -> &[String] {
+        &self.exports
+    }
+
+    /// Exported functions, as `interface#function`.
+    pub fn exported_functions(&self) -> &[String] {
+        &self.functions
+    }
+
+    /// Names the component imports (WASI and host interfaces).
+    pub fn imports(&self) -> &[String] {
+        &self.imports
+    }
+
+    /// How loading went.
+    pub fn load_stats(&self) -> &LoadStats {
+        &self.stats
+    }
+
+    /// Warm instances currently idle in the pool.
+    pub fn idle_instances(&self) -> usize {
+        self.warm.lock().map_or(0, |w| w.len())
+    }
+
+    /// Checks a configuration (JSON text): it must parse, and the plugin must accept it.
+    pub fn validate_config(&self, config: &str) -> Result<(), PluginError> {
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(config) {
+            return Err(PluginError::InvalidConfig {
+                plugin: self.name.to_string(),
+                problems: vec![ConfigProblem::new("", format!("not valid JSON: {e}"))],
+            });
+        }
+        let problems = self.call(|store, bound| {
+            let wit = match bound {
+                Bound::Transformer(t) => t
+                    .kubestellar_plugin_plugin()
+                    .call_validate_config(store, config)?,
+                Bound::Summarizer(s) => s
+                    .kubestellar_plugin_plugin()
+                    .call_validate_config(store, config)?,
+            };
+            Ok(Ok(wit
+                .into_iter()
+                .map(convert::problem_from_wit)
+                .collect::<Vec<_>>()))
+        })?;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(PluginError::InvalidConfig {
+                plugin: self.name.to_string(),
+                problems,
+            })
+        }
+    }
+
+    /// Transforms `object` (JSON) for `cluster`. Per-object plugins get no cluster context.
+    /// The output must be a JSON object with the input's apiVersion, kind, name and namespace.
+    pub fn transform(
+        &self,
+        object: &str,
+        cluster: Option<&ClusterContext>,
+        config: &str,
+    ) -> Result<Transformed, PluginError> {
+        self.expect(PluginKind::Transformer)?;
+        let per_cluster = self.info.scope == Scope::PerCluster;
+        let cluster = cluster.filter(|_| per_cluster).map(convert::cluster_to_wit);
+        self.call(|store, bound| {
+            let Bound::Transformer(t) = bound else {
+                return Ok(Err(self.wrong_world(PluginKind::Transformer)));
+            };
+            Ok(
+                match t.kubestellar_plugin_transform().call_transform(
+                    store,
+                    object,
+                    cluster.as_ref(),
+                    config,
+                )? {
+                    Ok(out) => {
+                        match kubestellar_plugin_sdk::check::transformed_object(object, &out.object)
+                        {
+                            Ok(()) => Ok(Transformed {
+                                object: out.object,
+                                used_cluster: per_cluster && out.used_cluster,
+                            }),
+                            Err(reason) => Err(PluginError::InvalidOutput {
+                                plugin: self.name.to_string(),
+                                reason,
+                            }),
+                        }
+                    }
+                    Err(e) => Err(self.reported(e.message)),
+                },
+            )
+        })
+    }
+
+    /// Summarizes what the WECs reported about `object` (JSON).
+    pub fn summarize(
+        &self,
+        object: &str,
+        reports: &[Report],
+        config: &str,
+    ) -> Result<Summary, PluginError> {
+        self.expect(PluginKind::Summarizer)?;
+        let reports: Vec<_> = reports.iter().map(convert::report_to_wit).collect();
+        self.call(|store, bound| {
+            let Bound::Summarizer(s) = bound else {
+                return Ok(Err(self.wrong_world(PluginKind::Summarizer)));
+            };
+            Ok(
+                match s
+                    .kubestellar_plugin_summarize()
+                    .call_summarize(store, object, &reports, config)?
+                {
+                    Ok(out) => {
+                        let summary = convert::summary_from_wit(out);
+                        match kubestellar_plugin_sdk::check::summary(&summary) {
+                            Ok(()) => Ok(summary),
+                            Err(reason) => Err(PluginError::InvalidOutput {
+                                plugin: self.name.to_string(),
+                                reason,
+                            }),
+                        }
+                    }
+                    Err(e) => Err(self.reported(e.message)),
+                },
+            )
+        })
+    }
+
+    fn expect(&self, kind: PluginKind) -> Result<(), PluginError> {
+        if self.world == kind {
+            Ok(())
+        } else {
+            Err(self.wrong_world(kind))
+        }
+    }
+
+    fn wrong_world(&self, expected: PluginKind) -> PluginError {
+        PluginError::WrongWorld {
+            plugin: self.name.to_string(),
+            expected: expected.world().to_owned(),
+            found: format!("the {} world", self.world.world()),
+        }
+    }
+
+    fn reported(&self, message: String) -> PluginError {
+        PluginError::PluginReported {
+            plugin: self.name.to_string(),
+            message: store::one_line(&message),
+        }
+    }
+
+    /// Runs `f` on an instance. The outer `Err` is a wasm-level failure (trap, deadline, memory);
+    /// the inner one a contract-level failure. Either way the instance is discarded: a trapped
+    /// instance cannot be entered again, and one that misbehaved is not trusted again.
+    fn call<R>(
+        &self,
+        f: impl FnOnce(&mut Store<State>, &Bound) -> wasmtime::Result<Result<R, PluginError>>,
+    ) -> Result<R, PluginError> {
+        let mut inst = match self.take_warm() {
+            Some(mut inst) => {
+                // A reused store keeps its old deadline; re-arm it for this call.
+                inst.sandbox
+                    .store
+                    .set_epoch_deadline(engine::ticks_for(self.limits.timeout));
+                inst
+            }
+            None => self.instantiate()?,
+        };
+        let before = inst.sandbox.output.contents().len();
+        let result = f(&mut inst.sandbox.store, &inst.bound);
+        inst.calls += 1;
+        match result {
+            Ok(Ok(r)) => {
+                self.give_back(inst);
+                Ok(r)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(e) => {
+                let stderr = store::output_since(&inst.sandbox.output, before);
+                let err = store::classify(&e, &self.name, &self.limits, stderr);
+                tracing::debug!(plugin = &*self.name, "plugin call failed: {e:?}");
+                Err(err)
+            }
+        }
+    }
+
+    fn instantiate(&self) -> Result<Instance, PluginError> {
+        let mut sandbox = store::sandbox(&self.engine, &self.name, &self.log_limiter, &self.limits);
+        let bound = match &self.pre {
+            Pre::Transformer(p) => p.instantiate(&mut sandbox.store).map(Bound::Transformer),
+            Pre::Summarizer(p) => p.instantiate(&mut sandbox.store).map(Bound::Summarizer),
+        };
+        match bound {
+            Ok(bound) => Ok(Instance {
+                sandbox,
+                bound,
+                calls: 0,
+            }),
+            Err(e) if store::is_guest_failure(&e) => Err(store::classify(
+                &e,
+                &self.name,
+                &self.limits,
+                store::output_since(&sandbox.output, 0),
+            )),
+            Err(e) => Err(PluginError::Instantiate {
+                plugin: self.name.to_string(),
+                message: store::one_line(&format!("{e:#}")),
+            }),
+        }
+    }
+
+    fn take_warm(&self) -> Option<Instance> {
+        if self.limits.warm_instances == 0 {
+            return None;
+        }
+        self.warm.lock().ok()?.pop()
+    }
+
+    fn give_back(&self, inst: Instance) {
+        let worn_out = inst.calls >= self.limits.max_calls_per_instance
+            || inst.sandbox.output.contents().len() > OUTPUT_CAP / 2;
+        if self.limits.warm_instances == 0 || worn_out {
+            return;
+        }
+        if let Ok(mut warm) = self.warm.lock()
+            && warm.len() < self.limits.warm_instances
+        {
+            warm.push(inst);
+        }
+    }
+}

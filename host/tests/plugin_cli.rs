@@ -1,0 +1,350 @@
+//! `kubestellar plugin ...` through the real binary: output on success, one-line errors naming
+//! the file and exit code 1 on bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // In tests a panic is the failure report.
+
+mod plugin_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use plugin_support::{DEPLOYMENT, fixture_path, json};
+use sha2::{Digest, Sha256};
+
+fn kubestellar(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubestellar"))
+        .args(args)
+        .env_remove("KUBESTELLAR_PLUGIN_CACHE")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = kubestellar(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a failing command; returns its single error line.
+fn fails(args: &[&str]) -> String {
+    let out = kubestellar(args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line expected: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "nothing but the error line: {stderr}"
+    );
+    errors[0].to_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    fn new() -> Files {
+        Files {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn write(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// The test Deployment as YAML, the way users keep objects.
+    fn deployment_yaml(&self) -> PathBuf {
+        let yaml = serde_yaml_ng::to_string(&json(DEPLOYMENT)).unwrap();
+        self.write("deploy.yaml", &yaml)
+    }
+}
+
+#[test]
+fn inspect_shows_world_describe_digest_and_size() {
+    let echo = fixture_path("echo_transformer");
+    let bytes = std::fs::read(&echo).unwrap();
+    let digest = hex::encode(Sha256::digest(&bytes));
+    let text = ok(&["plugin", "inspect", p(&echo)]);
+    for want in [
+        "world:     kubestellar:plugin/transformer@0.1.0".to_owned(),
+        "name:      echo".to_owned(),
+        "version:   1.2.3".to_owned(),
+        "scope:     per-cluster".to_owned(),
+        format!("sha256:    {digest}"),
+        format!("size:      {} bytes", bytes.len()),
+        "kubestellar:plugin/transform@0.1.0#transform".to_owned(),
+        "kubestellar:plugin/host@0.1.0".to_owned(),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in:\n{text}");
+    }
+    let v = json(&ok(&["plugin", "inspect", p(&echo), "--json"]));
+    assert_eq!(v["world"], "transformer");
+    assert_eq!(v["name"], "echo");
+    assert_eq!(v["sha256"], digest);
+    assert_eq!(v["size"], bytes.len());
+    assert_eq!(v["configSchema"], serde_json::json!({"type": "object"}));
+    assert!(
+        v["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "kubestellar:plugin/plugin@0.1.0#describe")
+    );
+}
+
+#[test]
+fn run_transforms_a_yaml_object_for_a_cluster() {
+    let f = Files::new();
+    let echo = fixture_path("echo_transformer");
+    let deploy = f.deployment_yaml();
+    let out = ok(&[
+        "plugin",
+        "run",
+        p(&echo),
+        "-f",
+        p(&deploy),
+        "--cluster",
+        "wec1",
+        "--label",
+        "region=eu",
+        "--property",
+        "tier=gold",
+    ]);
+    let v: serde_json::Value = serde_yaml_ng::from_str(&out).unwrap();
+    assert_eq!(v["metadata"]["labels"]["echo.test/cluster"], "wec1");
+    assert_eq!(v["metadata"]["labels"]["echo.test/region"], "eu");
+    assert_eq!(v["metadata"]["annotations"]["echo.test/tier"], "gold");
+    assert_eq!(v["spec"], json(DEPLOYMENT)["spec"]);
+
+    let out = ok(&["plugin", "run", p(&echo), "-f", p(&deploy), "-o", "json"]);
+    let v = json(&out);
+    assert_eq!(v["metadata"]["annotations"]["echo.test/calls"], "1");
+    assert!(v["metadata"]["labels"].get("echo.test/cluster").is_none());
+}
+
+#[test]
+fn summarize_prints_a_combined_status_results_entry() {
+    let f = Files::new();
+    let deploy = f.deployment_yaml();
+    let reports = f.write(
+        "reports.yaml",
+        r#"
+- cluster: wec1
+  status: {readyReplicas: 2}
+  lastUpdate: "2025-01-02T03:04:05Z"
+- cluster: {name: wec2, labels: {region: eu}}
+  status: null
+"#,
+    );
+    let out = ok(&[
+        "plugin",
+        "summarize",
+        p(&fixture_path("echo_summarizer")),
+        "-f",
+        p(&deploy),
+        "--reports",
+        p(&reports),
+        "--name",
+        "ready",
+    ]);
+    let v: serde_json::Value = serde_yaml_ng::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{
+            "name": "ready",
+            "columnNames": ["cluster", "ready", "updated"],
+            "rows": [
+                {"columns": [{"type": "String", "string": "wec1"}, {"type": "Number", "float": "2"}, {"type": "Number", "float": "1735787045"}]},
+                {"columns": [{"type": "String", "string": "wec2"}, {"type": "Null"}, {"type": "Null"}]},
+            ],
+        }])
+    );
+}
+
+#[test]
+fn bench_reports_fresh_and_warm_latency() {
+    let f = Files::new();
+    let out = ok(&[
+        "plugin",
+        "bench",
+        p(&fixture_path("echo_transformer")),
+        "-f",
+        p(&f.deployment_yaml()),
+        "--calls",
+        "20",
+        "--warm",
+        "2",
+    ]);
+    assert!(out.contains("p50 µs") && out.contains("calls/s"), "{out}");
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("fresh instance") || l.starts_with("warm instances (2)"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    for row in rows {
+        let numbers: Vec<f64> = row
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        assert!(
+            numbers.len() >= 4 && numbers.iter().all(|n| *n > 0.0),
+            "{row}"
+        );
+    }
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_a_one_line_error() {
+    let f = Files::new();
+    let junk = f.write("junk.wasm", "definitely not wasm");
+    let err = fails(&["plugin", "inspect", p(&junk)]);
+    assert_eq!(
+        err,
+        format!(
+            "error: plugin {}: not a WebAssembly component: the file does not start with the WebAssembly magic number",
+            p(&junk)
+        )
+    );
+}
+
+#[test]
+fn wrong_world_is_a_one_line_error() {
+    let f = Files::new();
+    let summarizer = fixture_path("echo_summarizer");
+    let err = fails(&[
+        "plugin",
+        "run",
+        p(&summarizer),
+        "-f",
+        p(&f.deployment_yaml()),
+    ]);
+    assert_eq!(
+        err,
+        format!(
+            "error: plugin {}: expected the transformer world, found the summarizer world",
+            p(&summarizer)
+        )
+    );
+}
+
+#[test]
+fn digest_mismatch_is_a_one_line_error() {
+    let echo = fixture_path("echo_transformer");
+    let err = fails(&["plugin", "inspect", p(&echo), "--sha256", &"ab".repeat(32)]);
+    assert!(
+        err.starts_with(&format!(
+            "error: plugin {}: sha256 mismatch: expected abab",
+            p(&echo)
+        )),
+        "{err}"
+    );
+    let digest = hex::encode(Sha256::digest(std::fs::read(&echo).unwrap()));
+    ok(&[
+        "plugin",
+        "inspect",
+        p(&echo),
+        "--sha256",
+        &format!("sha256:{digest}"),
+    ]);
+}
+
+#[test]
+fn failing_config_validation_is_a_one_line_error() {
+    let f = Files::new();
+    let echo = fixture_path("echo_transformer");
+    let config = f.write("cfg.yaml", "reject: 1\n");
+    let err = fails(&[
+        "plugin",
+        "run",
+        p(&echo),
+        "-f",
+        p(&f.deployment_yaml()),
+        "--config",
+        p(&config),
+    ]);
+    assert_eq!(
+        err,
+        format!(
+            "error: plugin {}: invalid configuration: reject: rejected: 1",
+            p(&echo)
+        )
+    );
+}
+
+#[test]
+fn plugin_errors_and_bad_arguments_are_one_line_errors() {
+    let f = Files::new();
+    let deploy = f.deployment_yaml();
+    let echo = fixture_path("echo_transformer");
+    let config = f.write("cfg.json", r#"{"fail": "not today"}"#);
+    let err = fails(&[
+        "plugin",
+        "run",
+        p(&echo),
+        "-f",
+        p(&deploy),
+        "--config",
+        p(&config),
+    ]);
+    assert_eq!(err, format!("error: plugin {}: not today", p(&echo)));
+
+    let missing = f.dir.path().join("missing.wasm");
+    let err = fails(&["plugin", "inspect", p(&missing)]);
+    assert!(
+        err.starts_with(&format!("error: cannot read plugin {}: ", p(&missing))),
+        "{err}"
+    );
+
+    let err = fails(&["plugin", "inspect", "builtin:nope"]);
+    assert!(
+        err.starts_with("error: no built-in plugin \"builtin:nope\""),
+        "{err}"
+    );
+
+    let err = fails(&[
+        "plugin",
+        "run",
+        p(&echo),
+        "-f",
+        p(&deploy),
+        "--label",
+        "a=b",
+    ]);
+    assert!(err.contains("--cluster"), "{err}");
+
+    let bad_reports = f.write("reports.yaml", "- cluster: wec1\n  lastUpdate: yesterday\n");
+    let err = fails(&[
+        "plugin",
+        "summarize",
+        p(&fixture_path("echo_summarizer")),
+        "-f",
+        p(&deploy),
+        "--reports",
+        p(&bad_reports),
+    ]);
+    assert!(
+        err.contains("entry 0") && err.contains("not RFC 3339"),
+        "{err}"
+    );
+}
