@@ -65,6 +65,23 @@ pub struct UpdateOptions {
     pub now: String,
 }
 
+/// The manager kube-apiserver records for a non-apply write without `fieldManager`: the user
+/// agent up to its first `/`, printable characters only, at most 128 bytes (`kubectl/v1.33.0
+/// (linux/amd64) ...` gives `kubectl`; kube-rs sends no user agent, which gives `""`).
+pub fn manager_from_user_agent(user_agent: &str) -> String {
+    let mut out = String::new();
+    for c in user_agent.split('/').next().unwrap_or_default().chars() {
+        if c.is_control() {
+            continue;
+        }
+        if out.len() >= 128 {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The field set of a value under a schema (leaves, list items, map entries that are not
 /// declared fields), as managedFields record them. Malformed lists count as one leaf.
 pub fn fields_of(value: &Value, schema: &Schema) -> FieldSet {

@@ -9,7 +9,7 @@ use apply_fixtures::{
 };
 use kubestellar_apimachinery::apply::{
     ApplyError, ApplyOptions, LAST_APPLIED_ANNOTATION, UpdateOptions, apply, fields_of,
-    record_update,
+    manager_from_user_agent, record_update,
 };
 use kubestellar_apimachinery::fieldset::FieldSet;
 use serde_json::{Value, json};
@@ -595,6 +595,15 @@ fn status_writes_are_a_separate_subresource_entry() {
     let got = apply(Some(&new), &cfg, &o, &deployment_schema()).expect("applies");
     assert_eq!(entry(&got, "ctrl")["subresource"], "status");
     assert_eq!(got["status"]["readyReplicas"], 2);
+    // A controller re-applying the same status (kube-rs `Patch::Apply` with force) is a no-op.
+    let again = ApplyOptions {
+        now: "2026-11-01T11:00:00Z".into(),
+        ..o
+    };
+    assert_eq!(
+        apply(Some(&got), &cfg, &again, &deployment_schema()).expect("applies"),
+        got
+    );
 }
 
 #[test]
@@ -710,4 +719,15 @@ fn embedded_builtin_schemas_give_the_same_ownership() {
         err.to_string(),
         "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.selector"
     );
+}
+
+#[test]
+fn managers_derived_from_user_agents() {
+    assert_eq!(
+        manager_from_user_agent("kubectl/v1.33.0 (linux/amd64) kubernetes/abc"),
+        "kubectl"
+    );
+    assert_eq!(manager_from_user_agent(""), "");
+    assert_eq!(manager_from_user_agent("a\u{7}b/1"), "ab");
+    assert_eq!(manager_from_user_agent(&"x".repeat(300)).len(), 128);
 }
