@@ -70,19 +70,32 @@ fn selectors(list: &[MetaSelector], path: &str, errors: &mut Vec<String>) -> Vec
 impl CompiledTest {
     /// Compiles clause `index` of a policy; invalid selectors match nothing and are reported as
     /// `spec.downsync[<index>].<field>[<j>]: <kube's message>`.
-    pub fn compile(test: &DownsyncObjectTest, index: usize, errors: &mut Vec<String>) -> CompiledTest {
+    pub fn compile(
+        test: &DownsyncObjectTest,
+        index: usize,
+        errors: &mut Vec<String>,
+    ) -> CompiledTest {
         let namespace_test = if test.namespace_selectors.is_empty() {
             NamespaceTest::Any
         } else {
-            let sels = selectors(&test.namespace_selectors, &format!("spec.downsync[{index}].namespaceSelectors"), errors);
+            let sels = selectors(
+                &test.namespace_selectors,
+                &format!("spec.downsync[{index}].namespaceSelectors"),
+                errors,
+            );
             if test.namespace_selectors.iter().any(is_empty_selector) {
                 NamespaceTest::Pass
             } else {
                 NamespaceTest::Match(sels)
             }
         };
-        let object_selectors = (!test.object_selectors.is_empty())
-            .then(|| selectors(&test.object_selectors, &format!("spec.downsync[{index}].objectSelectors"), errors));
+        let object_selectors = (!test.object_selectors.is_empty()).then(|| {
+            selectors(
+                &test.object_selectors,
+                &format!("spec.downsync[{index}].objectSelectors"),
+                errors,
+            )
+        });
         CompiledTest {
             api_group: test.api_group.clone(),
             resources: test.resources.clone(),
@@ -100,7 +113,11 @@ impl CompiledTest {
 
     /// Whether the object matches. `namespace_labels` gives the labels of a Namespace in the
     /// WDS, or `None` if there is no such Namespace.
-    pub fn matches<'n>(&self, o: &ObjectFacts<'_>, namespace_labels: &dyn Fn(&str) -> Option<&'n Labels>) -> bool {
+    pub fn matches<'n>(
+        &self,
+        o: &ObjectFacts<'_>,
+        namespace_labels: &dyn Fn(&str) -> Option<&'n Labels>,
+    ) -> bool {
         if !self.may_match_resource(o.group, o.resource) {
             return false;
         }
@@ -130,7 +147,8 @@ fn listed(list: &[String], value: &str) -> bool {
 
 /// `{}`: neither matchLabels nor matchExpressions.
 fn is_empty_selector(s: &MetaSelector) -> bool {
-    s.match_labels.as_ref().is_none_or(|m| m.is_empty()) && s.match_expressions.as_ref().is_none_or(|m| m.is_empty())
+    s.match_labels.as_ref().is_none_or(|m| m.is_empty())
+        && s.match_expressions.as_ref().is_none_or(|m| m.is_empty())
 }
 
 /// The WECs selected by `clusterSelectors` (OR of the selectors; none selects none; `{}` selects
@@ -162,7 +180,10 @@ mod tests {
     }
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     /// Namespaces of the WDS in these tests.
@@ -185,21 +206,45 @@ mod tests {
     }
 
     fn deploy(ns: &'static str, name: &'static str, l: &[(&str, &str)]) -> Obj {
-        Obj { group: "apps", resource: "deployments", namespace: ns, name, labels: labels(l) }
+        Obj {
+            group: "apps",
+            resource: "deployments",
+            namespace: ns,
+            name,
+            labels: labels(l),
+        }
     }
 
     fn cm(ns: &'static str, name: &'static str, l: &[(&str, &str)]) -> Obj {
-        Obj { group: "", resource: "configmaps", namespace: ns, name, labels: labels(l) }
+        Obj {
+            group: "",
+            resource: "configmaps",
+            namespace: ns,
+            name,
+            labels: labels(l),
+        }
     }
 
     fn cluster_role(name: &'static str, l: &[(&str, &str)]) -> Obj {
-        Obj { group: "rbac.authorization.k8s.io", resource: "clusterroles", namespace: "", name, labels: labels(l) }
+        Obj {
+            group: "rbac.authorization.k8s.io",
+            resource: "clusterroles",
+            namespace: "",
+            name,
+            labels: labels(l),
+        }
     }
 
     fn check(clause: serde_json::Value, o: &Obj) -> bool {
         let mut errors = Vec::new();
         let t = CompiledTest::compile(&test_of(clause), 0, &mut errors);
-        let facts = ObjectFacts { group: o.group, resource: o.resource, namespace: o.namespace, name: o.name, labels: &o.labels };
+        let facts = ObjectFacts {
+            group: o.group,
+            resource: o.resource,
+            namespace: o.namespace,
+            name: o.name,
+            labels: &o.labels,
+        };
         t.matches(&facts, &ns_labels)
     }
 
@@ -250,9 +295,16 @@ mod tests {
     #[test]
     fn invalid_selectors_are_reported() {
         let mut errors = Vec::new();
-        let t = test_of(json!({"objectSelectors": [{}, {"matchExpressions": [{"key": "a", "operator": "OutOf"}]}]}));
+        let t = test_of(
+            json!({"objectSelectors": [{}, {"matchExpressions": [{"key": "a", "operator": "OutOf"}]}]}),
+        );
         CompiledTest::compile(&t, 2, &mut errors);
-        assert_eq!(errors, vec!["spec.downsync[2].objectSelectors[1]: \"OutOf\" is not a valid label selector operator"]);
+        assert_eq!(
+            errors,
+            vec![
+                "spec.downsync[2].objectSelectors[1]: \"OutOf\" is not a valid label selector operator"
+            ]
+        );
     }
 
     #[test]
@@ -260,16 +312,45 @@ mod tests {
         let c1 = labels(&[("location-group", "edge"), ("name", "cluster1")]);
         let c2 = labels(&[("location-group", "edge"), ("name", "cluster2")]);
         let clusters = [("cluster2", &c2), ("cluster1", &c1)];
-        let sel = |v: serde_json::Value| -> Vec<MetaSelector> { serde_json::from_value(v).unwrap() };
+        let sel =
+            |v: serde_json::Value| -> Vec<MetaSelector> { serde_json::from_value(v).unwrap() };
         let mut errors = Vec::new();
-        assert!(select_clusters(&[], clusters, &mut errors).is_empty(), "no selectors: no clusters");
-        assert_eq!(select_clusters(&sel(json!([{}])), clusters, &mut errors), ["cluster1", "cluster2"]);
-        assert_eq!(select_clusters(&sel(json!([{"matchLabels": {"name": "cluster2"}}])), clusters, &mut errors), ["cluster2"]);
-        let or = sel(json!([{"matchLabels": {"name": "cluster1"}}, {"matchExpressions": [{"key": "name", "operator": "In", "values": ["cluster1", "cluster2", "cluster3"]}]}]));
-        assert_eq!(select_clusters(&or, clusters, &mut errors), ["cluster1", "cluster2"]);
+        assert!(
+            select_clusters(&[], clusters, &mut errors).is_empty(),
+            "no selectors: no clusters"
+        );
+        assert_eq!(
+            select_clusters(&sel(json!([{}])), clusters, &mut errors),
+            ["cluster1", "cluster2"]
+        );
+        assert_eq!(
+            select_clusters(
+                &sel(json!([{"matchLabels": {"name": "cluster2"}}])),
+                clusters,
+                &mut errors
+            ),
+            ["cluster2"]
+        );
+        let or = sel(
+            json!([{"matchLabels": {"name": "cluster1"}}, {"matchExpressions": [{"key": "name", "operator": "In", "values": ["cluster1", "cluster2", "cluster3"]}]}]),
+        );
+        assert_eq!(
+            select_clusters(&or, clusters, &mut errors),
+            ["cluster1", "cluster2"]
+        );
         assert!(errors.is_empty());
-        assert!(select_clusters(&sel(json!([{"matchLabels": {"name": "a b"}}])), clusters, &mut errors).is_empty());
+        assert!(
+            select_clusters(
+                &sel(json!([{"matchLabels": {"name": "a b"}}])),
+                clusters,
+                &mut errors
+            )
+            .is_empty()
+        );
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].starts_with("spec.clusterSelectors[0]: "), "{errors:?}");
+        assert!(
+            errors[0].starts_with("spec.clusterSelectors[0]: "),
+            "{errors:?}"
+        );
     }
 }

@@ -35,12 +35,19 @@ pub struct Mirror<K> {
 
 impl<K> Clone for Mirror<K> {
     fn clone(&self) -> Self {
-        Mirror { inner: self.inner.clone(), synced: self.synced.clone(), _task: self._task.clone() }
+        Mirror {
+            inner: self.inner.clone(),
+            synced: self.synced.clone(),
+            _task: self._task.clone(),
+        }
     }
 }
 
 fn key_of<K: Resource>(o: &K) -> Key {
-    (o.meta().namespace.clone().unwrap_or_default(), o.meta().name.clone().unwrap_or_default())
+    (
+        o.meta().namespace.clone().unwrap_or_default(),
+        o.meta().name.clone().unwrap_or_default(),
+    )
 }
 
 impl<K> Mirror<K>
@@ -50,17 +57,31 @@ where
 {
     /// Starts mirroring what `api` lists (filtered by `cfg`); `on_change` sees every change
     /// (after the initial list: every object, as a change from `None`).
-    pub fn start(api: Api<K>, cfg: watcher::Config, what: &'static str, on_change: OnChange<K>) -> Mirror<K> {
-        let inner = Arc::new(RwLock::new(Inner { items: BTreeMap::new() }));
+    pub fn start(
+        api: Api<K>,
+        cfg: watcher::Config,
+        what: &'static str,
+        on_change: OnChange<K>,
+    ) -> Mirror<K> {
+        let inner = Arc::new(RwLock::new(Inner {
+            items: BTreeMap::new(),
+        }));
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(run(api, cfg, what, inner.clone(), tx, on_change));
-        Mirror { inner, synced: rx, _task: Arc::new(AbortOnDrop(task.abort_handle())) }
+        Mirror {
+            inner,
+            synced: rx,
+            _task: Arc::new(AbortOnDrop(task.abort_handle())),
+        }
     }
 
     /// The object `namespace/name` (namespace empty for cluster-scoped kinds).
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner.items.get(&(namespace.to_string(), name.to_string())).cloned()
+        inner
+            .items
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
     }
 
     /// Every object, ordered by namespace and name.
@@ -111,7 +132,11 @@ async fn run<K>(
                     let mut g = inner.write().unwrap_or_else(|e| e.into_inner());
                     std::mem::replace(&mut g.items, std::mem::take(&mut initial))
                 };
-                let new = inner.read().unwrap_or_else(|e| e.into_inner()).items.clone();
+                let new = inner
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .items
+                    .clone();
                 let _ = synced.send(true);
                 for (k, o) in &old {
                     if !new.contains_key(k) {
@@ -128,11 +153,19 @@ async fn run<K>(
             Ok(watcher::Event::Apply(o)) => {
                 let k = key_of(&o);
                 let n = Arc::new(o);
-                let old = inner.write().unwrap_or_else(|e| e.into_inner()).items.insert(k, n.clone());
+                let old = inner
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .items
+                    .insert(k, n.clone());
                 on_change(old.as_deref(), Some(&n));
             }
             Ok(watcher::Event::Delete(o)) => {
-                let old = inner.write().unwrap_or_else(|e| e.into_inner()).items.remove(&key_of(&o));
+                let old = inner
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .items
+                    .remove(&key_of(&o));
                 on_change(Some(old.as_deref().unwrap_or(&o)), None);
             }
             Err(e) => {

@@ -73,7 +73,10 @@ pub struct Observer {
 impl Observer {
     /// The resources of the WDS currently watched.
     pub fn watched(&self) -> BTreeSet<Gvr> {
-        self.watched.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.watched
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -128,11 +131,13 @@ pub async fn run_observed(ctx: Arc<Ctx>, observer: Observer) {
         Api::<BindingPolicy>::all(ctx.wds.clone()),
         watcher::Config::default(),
         "BindingPolicy",
-        Arc::new(move |_old: Option<&BindingPolicy>, new: Option<&BindingPolicy>| match new {
-            Some(p) => q.add(Work::Policy(p.name_any())),
-            // Gone: other policies' singleton errors may change.
-            None => q.add(Work::All),
-        }),
+        Arc::new(
+            move |_old: Option<&BindingPolicy>, new: Option<&BindingPolicy>| match new {
+                Some(p) => q.add(Work::Policy(p.name_any())),
+                // Gone: other policies' singleton errors may change.
+                None => q.add(Work::All),
+            },
+        ),
     );
     let q = queue.clone();
     let bindings = Mirror::start(
@@ -150,11 +155,13 @@ pub async fn run_observed(ctx: Arc<Ctx>, observer: Observer) {
         Api::<ManagedCluster>::all(ctx.its.clone()),
         watcher::Config::default(),
         "ManagedCluster",
-        Arc::new(move |old: Option<&ManagedCluster>, new: Option<&ManagedCluster>| {
-            if old.map(|o| o.labels()) != new.map(|n| n.labels()) {
-                q.add(Work::All);
-            }
-        }),
+        Arc::new(
+            move |old: Option<&ManagedCluster>, new: Option<&ManagedCluster>| {
+                if old.map(|o| o.labels()) != new.map(|n| n.labels()) {
+                    q.add(Work::All);
+                }
+            },
+        ),
     );
     let q = queue.clone();
     let namespaces = Mirror::start(
@@ -172,11 +179,19 @@ pub async fn run_observed(ctx: Arc<Ctx>, observer: Observer) {
         Api::<CustomResourceDefinition>::all(ctx.wds.clone()),
         watcher::Config::default(),
         "CustomResourceDefinition",
-        Arc::new(move |_: Option<&CustomResourceDefinition>, _: Option<&CustomResourceDefinition>| q.add(Work::Resources)),
+        Arc::new(
+            move |_: Option<&CustomResourceDefinition>, _: Option<&CustomResourceDefinition>| {
+                q.add(Work::Resources)
+            },
+        ),
     );
     let index: Arc<RwLock<Index>> = Arc::default();
     let q = queue.clone();
-    let watches = Watches::new(ctx.wds.clone(), index.clone(), Arc::new(move |g: &Gvr| q.add(Work::Objects(g.clone()))));
+    let watches = Watches::new(
+        ctx.wds.clone(),
+        index.clone(),
+        Arc::new(move |g: &Gvr| q.add(Work::Objects(g.clone()))),
+    );
     let shared = Arc::new(Shared {
         ctx: ctx.clone(),
         queue: queue.clone(),
@@ -216,10 +231,16 @@ async fn handle(sh: &Arc<Shared>, w: Work) -> Result<Next, BindingError> {
             for p in sh.policies.list() {
                 let interested = p.spec.downsync.iter().any(|c| {
                     c.test.api_group.as_deref().is_none_or(|g| g == gvr.group)
-                        && (c.test.resources.is_empty() || c.test.resources.iter().any(|r| r == "*" || *r == gvr.resource))
+                        && (c.test.resources.is_empty()
+                            || c.test
+                                .resources
+                                .iter()
+                                .any(|r| r == "*" || *r == gvr.resource))
                 });
                 // A policy that had objects of this resource must drop them too.
-                let had = lock(&sh.resolutions).get(&p.name_any()).is_some_and(|r| r.objects.keys().any(|o| o.gvr == gvr));
+                let had = lock(&sh.resolutions)
+                    .get(&p.name_any())
+                    .is_some_and(|r| r.objects.keys().any(|o| o.gvr == gvr));
                 if interested || had {
                     sh.queue.add(Work::Policy(p.name_any()));
                 }
@@ -241,15 +262,22 @@ async fn update_resources(sh: &Arc<Shared>) -> Result<Next, BindingError> {
     let builtin = match builtin {
         Some(b) => b,
         None => {
-            let crd_resources: HashSet<(String, String)> =
-                crds.iter().map(|c| (c.spec.group.clone(), c.spec.names.plural.clone())).collect();
-            let b = resources::discover_builtin(&sh.ctx.wds, &crd_resources, api_groups).await.map_err(api_err("discovery"))?;
+            let crd_resources: HashSet<(String, String)> = crds
+                .iter()
+                .map(|c| (c.spec.group.clone(), c.spec.names.plural.clone()))
+                .collect();
+            let b = resources::discover_builtin(&sh.ctx.wds, &crd_resources, api_groups)
+                .await
+                .map_err(api_err("discovery"))?;
             *lock(&sh.builtin) = Some(b.clone());
             b
         }
     };
     let mut wanted = builtin;
-    wanted.extend(resources::crd_watchables(crds.iter().map(|c| &**c), api_groups));
+    wanted.extend(resources::crd_watchables(
+        crds.iter().map(|c| &**c),
+        api_groups,
+    ));
     wanted.sort();
     wanted.dedup_by(|a, b| a.gvr == b.gvr);
     let watched = {
@@ -257,8 +285,12 @@ async fn update_resources(sh: &Arc<Shared>) -> Result<Next, BindingError> {
         w.set(&wanted);
         w.watched()
     };
-    *sh.observer.watched.write().unwrap_or_else(|e| e.into_inner()) = watched;
-    sh.resources_ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    *sh.observer
+        .watched
+        .write()
+        .unwrap_or_else(|e| e.into_inner()) = watched;
+    sh.resources_ready
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     Ok(Next::Done)
 }
 
@@ -278,7 +310,10 @@ fn current_binding(sh: &Shared, name: &str) -> Option<Arc<Binding>> {
     let mirrored = sh.bindings.get("", name);
     let mut written = lock(&sh.written);
     if let Some((before, after)) = written.get(name) {
-        let seen = mirrored.as_ref().and_then(|b| b.metadata.resource_version.clone()).unwrap_or_default();
+        let seen = mirrored
+            .as_ref()
+            .and_then(|b| b.metadata.resource_version.clone())
+            .unwrap_or_default();
         if seen == *before {
             return Some(after.clone());
         }
@@ -310,7 +345,10 @@ async fn reconcile(sh: &Arc<Shared>, name: &str) -> Result<Next, BindingError> {
     set_finalizer(&policies, &policy, true).await?;
 
     let existing = current_binding(sh, name);
-    if existing.as_ref().is_some_and(|b| b.metadata.deletion_timestamp.is_some()) {
+    if existing
+        .as_ref()
+        .is_some_and(|b| b.metadata.deletion_timestamp.is_some())
+    {
         // Being removed (the transport controller cleans up first); recreate it once gone.
         return Ok(Next::After(Duration::from_millis(200)));
     }
@@ -319,12 +357,28 @@ async fn reconcile(sh: &Arc<Shared>, name: &str) -> Result<Next, BindingError> {
         let empty = Labels::new();
         let ns_labels: HashMap<&str, &Labels> = ns_list
             .iter()
-            .map(|n| (n.metadata.name.as_deref().unwrap_or_default(), n.metadata.labels.as_ref().unwrap_or(&empty)))
+            .map(|n| {
+                (
+                    n.metadata.name.as_deref().unwrap_or_default(),
+                    n.metadata.labels.as_ref().unwrap_or(&empty),
+                )
+            })
             .collect();
         let lookup = |ns: &str| ns_labels.get(ns).copied();
-        let clusters: Vec<(String, Labels)> = sh.clusters.list().iter().map(|c| (c.name_any(), c.labels().clone())).collect();
+        let clusters: Vec<(String, Labels)> = sh
+            .clusters
+            .list()
+            .iter()
+            .map(|c| (c.name_any(), c.labels().clone()))
+            .collect();
         let index = sh.index.read().unwrap_or_else(|e| e.into_inner());
-        resolve::resolve(&policy.spec, &index, &lookup, &clusters, existing.as_ref().map(|b| &b.spec))
+        resolve::resolve(
+            &policy.spec,
+            &index,
+            &lookup,
+            &clusters,
+            existing.as_ref().map(|b| &b.spec),
+        )
     };
     let resolution = Arc::new(resolution);
     let (previous, singleton_error) = {
@@ -333,23 +387,44 @@ async fn reconcile(sh: &Arc<Shared>, name: &str) -> Result<Next, BindingError> {
         let err = resolve::singleton_error(&resolution, all.values().map(|r| &**r));
         (previous, err)
     };
-    if singleton_inputs_changed(previous.as_deref(), &resolution) && lock(&sh.resolutions).values().any(|r| r.objects.values().any(|w| *w)) {
+    if singleton_inputs_changed(previous.as_deref(), &resolution)
+        && lock(&sh.resolutions)
+            .values()
+            .any(|r| r.objects.values().any(|w| *w))
+    {
         sh.queue.add(Work::All);
     }
 
     let owner = owner_reference(&policy);
     let up_to_date = existing.as_ref().is_some_and(|b| {
-        b.spec == resolution.spec && b.metadata.owner_references.as_deref() == Some(std::slice::from_ref(&owner))
+        b.spec == resolution.spec
+            && b.metadata.owner_references.as_deref() == Some(std::slice::from_ref(&owner))
     });
     let binding = if up_to_date {
         existing
     } else {
-        Some(write_binding(sh, &bindings, name, existing.as_deref(), &resolution.spec, owner).await?)
+        Some(
+            write_binding(
+                sh,
+                &bindings,
+                name,
+                existing.as_deref(),
+                &resolution.spec,
+                owner,
+            )
+            .await?,
+        )
     };
 
     let mut errors: Vec<String> = singleton_error.into_iter().collect();
     errors.extend(resolution.errors.iter().cloned());
-    errors.extend(binding.as_ref().and_then(|b| b.status.as_ref()).map(|s| s.errors.clone()).unwrap_or_default());
+    errors.extend(
+        binding
+            .as_ref()
+            .and_then(|b| b.status.as_ref())
+            .map(|s| s.errors.clone())
+            .unwrap_or_default(),
+    );
     let generation = policy.metadata.generation.unwrap_or_default();
     let status = policy.status.clone().unwrap_or_default();
     if status.observed_generation != generation || status.errors != errors {
@@ -363,7 +438,14 @@ async fn reconcile(sh: &Arc<Shared>, name: &str) -> Result<Next, BindingError> {
                 json!({"observedGeneration": generation, "errors": errors})
             },
         });
-        match policies.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await {
+        match policies
+            .patch_status(
+                name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&body),
+            )
+            .await
+        {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => return Err(api_err(format!("status of BindingPolicy {name}"))(e)),
@@ -406,30 +488,48 @@ async fn write_binding(
     spec: &BindingSpec,
     owner: OwnerReference,
 ) -> Result<Arc<Binding>, BindingError> {
-    let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-    let before = existing.and_then(|b| b.metadata.resource_version.clone()).unwrap_or_default();
+    let pp = PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    let before = existing
+        .and_then(|b| b.metadata.resource_version.clone())
+        .unwrap_or_default();
     let written = match existing {
         Some(b) => {
             let mut b = b.clone();
             b.spec = spec.clone();
             b.metadata.owner_references = Some(vec![owner]);
             b.metadata.managed_fields = None;
-            api.replace(name, &pp, &b).await.map_err(api_err(format!("updating Binding {name}")))?
+            api.replace(name, &pp, &b)
+                .await
+                .map_err(api_err(format!("updating Binding {name}")))?
         }
         None => {
             let mut b = Binding::new(name, spec.clone());
             b.metadata.owner_references = Some(vec![owner]);
-            api.create(&pp, &b).await.map_err(api_err(format!("creating Binding {name}")))?
+            api.create(&pp, &b)
+                .await
+                .map_err(api_err(format!("creating Binding {name}")))?
         }
     };
     let written = Arc::new(written);
     lock(&sh.written).insert(name.to_string(), (before, written.clone()));
-    tracing::debug!(binding = name, objects = spec.workload.cluster_scope.len() + spec.workload.namespace_scope.len(), destinations = spec.destinations.len(), "wrote Binding");
+    tracing::debug!(
+        binding = name,
+        objects = spec.workload.cluster_scope.len() + spec.workload.namespace_scope.len(),
+        destinations = spec.destinations.len(),
+        "wrote Binding"
+    );
     Ok(written)
 }
 
 /// Adds or removes the policy's finalizer (a merge patch guarded by resourceVersion).
-async fn set_finalizer(api: &Api<BindingPolicy>, policy: &BindingPolicy, present: bool) -> Result<(), BindingError> {
+async fn set_finalizer(
+    api: &Api<BindingPolicy>,
+    policy: &BindingPolicy,
+    present: bool,
+) -> Result<(), BindingError> {
     let fins = policy.finalizers();
     let has = fins.iter().any(|f| f == BINDING_POLICY_FINALIZER);
     if has == present {
@@ -438,16 +538,28 @@ async fn set_finalizer(api: &Api<BindingPolicy>, policy: &BindingPolicy, present
     let new: Vec<&String> = if present {
         fins.iter().collect()
     } else {
-        fins.iter().filter(|f| *f != BINDING_POLICY_FINALIZER).collect()
+        fins.iter()
+            .filter(|f| *f != BINDING_POLICY_FINALIZER)
+            .collect()
     };
     let mut new: Vec<String> = new.into_iter().cloned().collect();
     if present {
         new.push(BINDING_POLICY_FINALIZER.to_string());
     }
     let patch = json!({"metadata": {"finalizers": new, "resourceVersion": policy.metadata.resource_version}});
-    match api.patch(&policy.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+    match api
+        .patch(
+            &policy.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(api_err(format!("finalizer of BindingPolicy {}", policy.name_any()))(e)),
+        Err(e) => Err(api_err(format!(
+            "finalizer of BindingPolicy {}",
+            policy.name_any()
+        ))(e)),
     }
 }

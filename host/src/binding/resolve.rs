@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::matching::{CompiledTest, Labels, ObjectFacts, select_clusters};
 use crate::api::{
-    BindingPolicySpec, BindingSpec, ClusterScopeDownsyncClause, Destination, DownsyncModulation, DownsyncObjectClauses,
-    NamespaceScopeDownsyncClause,
+    BindingPolicySpec, BindingSpec, ClusterScopeDownsyncClause, Destination, DownsyncModulation,
+    DownsyncObjectClauses, NamespaceScopeDownsyncClause,
 };
 
 /// Group, version and resource.
@@ -26,14 +26,22 @@ pub struct Gvr {
 impl Gvr {
     /// A GVR.
     pub fn new(group: &str, version: &str, resource: &str) -> Gvr {
-        Gvr { group: group.into(), version: version.into(), resource: resource.into() }
+        Gvr {
+            group: group.into(),
+            version: version.into(),
+            resource: resource.into(),
+        }
     }
 }
 
 impl std::fmt::Display for Gvr {
     /// Go's `schema.GroupVersionResource.String()`, which upstream sorts Binding lists by.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}, Resource={}", self.group, self.version, self.resource)
+        write!(
+            f,
+            "{}/{}, Resource={}",
+            self.group, self.version, self.resource
+        )
     }
 }
 
@@ -119,7 +127,9 @@ pub fn version_priority(v: &str) -> (u8, std::cmp::Reverse<u64>, std::cmp::Rever
 fn preferred_versions(index: &Index) -> BTreeMap<(&str, &str), &str> {
     let mut out: BTreeMap<(&str, &str), &str> = BTreeMap::new();
     for gvr in index.keys() {
-        let e = out.entry((gvr.group.as_str(), gvr.resource.as_str())).or_insert(gvr.version.as_str());
+        let e = out
+            .entry((gvr.group.as_str(), gvr.resource.as_str()))
+            .or_insert(gvr.version.as_str());
         if version_priority(&gvr.version) < version_priority(e) {
             *e = gvr.version.as_str();
         }
@@ -143,39 +153,72 @@ pub fn resolve<'n>(
         .downsync
         .iter()
         .enumerate()
-        .map(|(i, c)| (CompiledTest::compile(&c.test, i, &mut errors), &c.modulation))
+        .map(|(i, c)| {
+            (
+                CompiledTest::compile(&c.test, i, &mut errors),
+                &c.modulation,
+            )
+        })
         .collect();
-    let destinations = select_clusters(&policy.cluster_selectors, clusters.iter().map(|(n, l)| (n.as_str(), l)), &mut errors);
+    let destinations = select_clusters(
+        &policy.cluster_selectors,
+        clusters.iter().map(|(n, l)| (n.as_str(), l)),
+        &mut errors,
+    );
 
     let preferred = preferred_versions(index);
     let mut cluster_scope: Vec<ClusterScopeDownsyncClause> = Vec::new();
     let mut namespace_scope: Vec<NamespaceScopeDownsyncClause> = Vec::new();
     let mut objects = HashMap::new();
     for (gvr, res) in index {
-        if preferred.get(&(gvr.group.as_str(), gvr.resource.as_str())) != Some(&gvr.version.as_str()) {
+        if preferred.get(&(gvr.group.as_str(), gvr.resource.as_str()))
+            != Some(&gvr.version.as_str())
+        {
             continue;
         }
         if !res.synced {
             if let Some(existing) = existing {
-                carry_over(gvr, &res.kind, existing, &mut cluster_scope, &mut namespace_scope, &mut objects);
+                carry_over(
+                    gvr,
+                    &res.kind,
+                    existing,
+                    &mut cluster_scope,
+                    &mut namespace_scope,
+                    &mut objects,
+                );
             }
             continue;
         }
-        let candidates: Vec<&(CompiledTest, &DownsyncModulation)> =
-            tests.iter().filter(|(t, _)| t.may_match_resource(&gvr.group, &gvr.resource)).collect();
+        let candidates: Vec<&(CompiledTest, &DownsyncModulation)> = tests
+            .iter()
+            .filter(|(t, _)| t.may_match_resource(&gvr.group, &gvr.resource))
+            .collect();
         if candidates.is_empty() {
             continue;
         }
         for ((namespace, name), meta) in &res.objects {
-            let facts = ObjectFacts { group: &gvr.group, resource: &gvr.resource, namespace, name, labels: &meta.labels };
+            let facts = ObjectFacts {
+                group: &gvr.group,
+                resource: &gvr.resource,
+                namespace,
+                name,
+                labels: &meta.labels,
+            };
             let mut merged: Option<DownsyncModulation> = None;
             for (t, m) in &candidates {
                 if t.matches(&facts, namespace_labels) {
-                    merged.get_or_insert_with(DownsyncModulation::default).add(m);
+                    merged
+                        .get_or_insert_with(DownsyncModulation::default)
+                        .add(m);
                 }
             }
             let Some(modulation) = merged else { continue };
-            let id = ObjectId { gvr: gvr.clone(), kind: res.kind.clone(), namespace: namespace.clone(), name: name.clone() };
+            let id = ObjectId {
+                gvr: gvr.clone(),
+                kind: res.kind.clone(),
+                namespace: namespace.clone(),
+                name: name.clone(),
+            };
             objects.insert(id, modulation.want_singleton_reported_state);
             if res.namespaced {
                 namespace_scope.push(NamespaceScopeDownsyncClause {
@@ -200,24 +243,57 @@ pub fn resolve<'n>(
         }
     }
     let gvr_of = |g: &str, v: &str, r: &str| Gvr::new(g, v, r).to_string();
-    cluster_scope.sort_by_cached_key(|c| (gvr_of(&c.group, &c.version, &c.resource), c.name.clone(), c.resource_version.clone()));
+    cluster_scope.sort_by_cached_key(|c| {
+        (
+            gvr_of(&c.group, &c.version, &c.resource),
+            c.name.clone(),
+            c.resource_version.clone(),
+        )
+    });
     namespace_scope.sort_by_cached_key(|c| {
-        (gvr_of(&c.group, &c.version, &c.resource), format!("{}/{}", c.namespace, c.name), c.resource_version.clone())
+        (
+            gvr_of(&c.group, &c.version, &c.resource),
+            format!("{}/{}", c.namespace, c.name),
+            c.resource_version.clone(),
+        )
     });
     let order = cluster_scope
         .iter()
-        .map(|c| (Gvr::new(&c.group, &c.version, &c.resource), String::new(), c.name.clone()))
-        .chain(namespace_scope.iter().map(|c| (Gvr::new(&c.group, &c.version, &c.resource), c.namespace.clone(), c.name.clone())))
+        .map(|c| {
+            (
+                Gvr::new(&c.group, &c.version, &c.resource),
+                String::new(),
+                c.name.clone(),
+            )
+        })
+        .chain(namespace_scope.iter().map(|c| {
+            (
+                Gvr::new(&c.group, &c.version, &c.resource),
+                c.namespace.clone(),
+                c.name.clone(),
+            )
+        }))
         .filter_map(|(gvr, namespace, name)| {
             let kind = index.get(&gvr).map(|r| r.kind.clone()).unwrap_or_default();
-            let id = ObjectId { gvr, kind, namespace, name };
+            let id = ObjectId {
+                gvr,
+                kind,
+                namespace,
+                name,
+            };
             objects.contains_key(&id).then_some(id)
         })
         .collect();
     Resolution {
         spec: BindingSpec {
-            workload: DownsyncObjectClauses { cluster_scope, namespace_scope },
-            destinations: destinations.into_iter().map(|cluster_id| Destination { cluster_id }).collect(),
+            workload: DownsyncObjectClauses {
+                cluster_scope,
+                namespace_scope,
+            },
+            destinations: destinations
+                .into_iter()
+                .map(|cluster_id| Destination { cluster_id })
+                .collect(),
         },
         errors,
         objects,
@@ -234,13 +310,33 @@ fn carry_over(
     objects: &mut HashMap<ObjectId, bool>,
 ) {
     let same = |g: &str, v: &str, r: &str| g == gvr.group && v == gvr.version && r == gvr.resource;
-    for c in existing.workload.cluster_scope.iter().filter(|c| same(&c.group, &c.version, &c.resource)) {
-        let id = ObjectId { gvr: gvr.clone(), kind: kind.into(), namespace: String::new(), name: c.name.clone() };
+    for c in existing
+        .workload
+        .cluster_scope
+        .iter()
+        .filter(|c| same(&c.group, &c.version, &c.resource))
+    {
+        let id = ObjectId {
+            gvr: gvr.clone(),
+            kind: kind.into(),
+            namespace: String::new(),
+            name: c.name.clone(),
+        };
         objects.insert(id, c.modulation.want_singleton_reported_state);
         cluster_scope.push(c.clone());
     }
-    for c in existing.workload.namespace_scope.iter().filter(|c| same(&c.group, &c.version, &c.resource)) {
-        let id = ObjectId { gvr: gvr.clone(), kind: kind.into(), namespace: c.namespace.clone(), name: c.name.clone() };
+    for c in existing
+        .workload
+        .namespace_scope
+        .iter()
+        .filter(|c| same(&c.group, &c.version, &c.resource))
+    {
+        let id = ObjectId {
+            gvr: gvr.clone(),
+            kind: kind.into(),
+            namespace: c.namespace.clone(),
+            name: c.name.clone(),
+        };
         objects.insert(id, c.modulation.want_singleton_reported_state);
         namespace_scope.push(c.clone());
     }
@@ -292,9 +388,16 @@ pub fn singleton_error<'a>(
         if wanted && wecs.len() != 1 {
             bad.push(Bad {
                 ObjectID: ObjectIdentifier {
-                    GVK: Gvk { group: &id.gvr.group, version: &id.gvr.version, kind: &id.kind },
+                    GVK: Gvk {
+                        group: &id.gvr.group,
+                        version: &id.gvr.version,
+                        kind: &id.kind,
+                    },
                     Resource: &id.gvr.resource,
-                    ObjectName: ObjectName { namespace: &id.namespace, name: &id.name },
+                    ObjectName: ObjectName {
+                        namespace: &id.namespace,
+                        name: &id.name,
+                    },
                 },
                 NumWECs: wecs.len(),
             });
@@ -319,19 +422,54 @@ mod tests {
     use serde_json::json;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn index() -> Index {
         let mut idx = Index::new();
         let mut deploys = BTreeMap::new();
-        for (ns, name, l) in [("nginx", "nginx", "nginx"), ("nginx", "other", "x"), ("apps", "a", "nginx")] {
-            deploys.insert((ns.into(), name.into()), ObjMeta { resource_version: format!("{name}-1"), labels: labels(&[("app", l)]) });
+        for (ns, name, l) in [
+            ("nginx", "nginx", "nginx"),
+            ("nginx", "other", "x"),
+            ("apps", "a", "nginx"),
+        ] {
+            deploys.insert(
+                (ns.into(), name.into()),
+                ObjMeta {
+                    resource_version: format!("{name}-1"),
+                    labels: labels(&[("app", l)]),
+                },
+            );
         }
-        idx.insert(Gvr::new("apps", "v1", "deployments"), ResourceObjects { kind: "Deployment".into(), namespaced: true, synced: true, objects: deploys });
+        idx.insert(
+            Gvr::new("apps", "v1", "deployments"),
+            ResourceObjects {
+                kind: "Deployment".into(),
+                namespaced: true,
+                synced: true,
+                objects: deploys,
+            },
+        );
         let mut nss = BTreeMap::new();
-        nss.insert((String::new(), "nginx".into()), ObjMeta { resource_version: "7".into(), labels: labels(&[("app", "nginx")]) });
-        idx.insert(Gvr::new("", "v1", "namespaces"), ResourceObjects { kind: "Namespace".into(), namespaced: false, synced: true, objects: nss });
+        nss.insert(
+            (String::new(), "nginx".into()),
+            ObjMeta {
+                resource_version: "7".into(),
+                labels: labels(&[("app", "nginx")]),
+            },
+        );
+        idx.insert(
+            Gvr::new("", "v1", "namespaces"),
+            ResourceObjects {
+                kind: "Namespace".into(),
+                namespaced: false,
+                synced: true,
+                objects: nss,
+            },
+        );
         idx
     }
 
@@ -391,7 +529,10 @@ mod tests {
         }
         let again = resolve(&p, &idx, &no_ns, &[], Some(&existing));
         assert_eq!(again.spec, existing);
-        assert!(again.spec.destinations.is_empty(), "no clusterSelectors: no destinations");
+        assert!(
+            again.spec.destinations.is_empty(),
+            "no clusterSelectors: no destinations"
+        );
     }
 
     #[test]
@@ -399,28 +540,87 @@ mod tests {
         let mut idx = Index::new();
         for v in ["v1alpha1", "v2beta1", "v1"] {
             let mut objs = BTreeMap::new();
-            objs.insert((String::new(), "x".into()), ObjMeta { resource_version: "1".into(), labels: Labels::new() });
-            idx.insert(Gvr::new("ex.com", v, "things"), ResourceObjects { kind: "Thing".into(), namespaced: false, synced: true, objects: objs });
+            objs.insert(
+                (String::new(), "x".into()),
+                ObjMeta {
+                    resource_version: "1".into(),
+                    labels: Labels::new(),
+                },
+            );
+            idx.insert(
+                Gvr::new("ex.com", v, "things"),
+                ResourceObjects {
+                    kind: "Thing".into(),
+                    namespaced: false,
+                    synced: true,
+                    objects: objs,
+                },
+            );
         }
-        let r = resolve(&policy(json!({"downsync": [{"apiGroup": "ex.com"}]})), &idx, &no_ns, &[], None);
-        let versions: Vec<&str> = r.spec.workload.cluster_scope.iter().map(|c| c.version.as_str()).collect();
+        let r = resolve(
+            &policy(json!({"downsync": [{"apiGroup": "ex.com"}]})),
+            &idx,
+            &no_ns,
+            &[],
+            None,
+        );
+        let versions: Vec<&str> = r
+            .spec
+            .workload
+            .cluster_scope
+            .iter()
+            .map(|c| c.version.as_str())
+            .collect();
         assert_eq!(versions, ["v1"]);
-        let mut vs = vec!["v1alpha1", "v2", "v10", "v1beta2", "v1beta1", "foo", "v11alpha2", "v1"];
+        let mut vs = vec![
+            "v1alpha1",
+            "v2",
+            "v10",
+            "v1beta2",
+            "v1beta1",
+            "foo",
+            "v11alpha2",
+            "v1",
+        ];
         vs.sort_by_key(|v| version_priority(v));
-        assert_eq!(vs, ["v10", "v2", "v1", "v1beta2", "v1beta1", "v11alpha2", "v1alpha1", "foo"]);
+        assert_eq!(
+            vs,
+            [
+                "v10",
+                "v2",
+                "v1",
+                "v1beta2",
+                "v1beta1",
+                "v11alpha2",
+                "v1alpha1",
+                "foo"
+            ]
+        );
     }
 
     #[test]
     fn singleton_error_counts_wecs_across_policies() {
         let idx = index();
-        let clusters = vec![("c1".to_string(), labels(&[("name", "c1")])), ("c2".to_string(), labels(&[("name", "c2")]))];
-        let single = policy(json!({"clusterSelectors": [{"matchLabels": {"name": "c1"}}], "downsync": [{"objectNames": ["nginx"], "resources": ["deployments"], "wantSingletonReportedState": true}]}));
-        let other = policy(json!({"clusterSelectors": [{"matchLabels": {"name": "c2"}}], "downsync": [{"objectNames": ["nginx"], "resources": ["deployments"], "wantSingletonReportedState": true}]}));
-        let plain = policy(json!({"clusterSelectors": [{}], "downsync": [{"objectNames": ["nginx"]}]}));
+        let clusters = vec![
+            ("c1".to_string(), labels(&[("name", "c1")])),
+            ("c2".to_string(), labels(&[("name", "c2")])),
+        ];
+        let single = policy(
+            json!({"clusterSelectors": [{"matchLabels": {"name": "c1"}}], "downsync": [{"objectNames": ["nginx"], "resources": ["deployments"], "wantSingletonReportedState": true}]}),
+        );
+        let other = policy(
+            json!({"clusterSelectors": [{"matchLabels": {"name": "c2"}}], "downsync": [{"objectNames": ["nginx"], "resources": ["deployments"], "wantSingletonReportedState": true}]}),
+        );
+        let plain =
+            policy(json!({"clusterSelectors": [{}], "downsync": [{"objectNames": ["nginx"]}]}));
         let a = resolve(&single, &idx, &no_ns, &clusters, None);
         let b = resolve(&other, &idx, &no_ns, &clusters, None);
         let c = resolve(&plain, &idx, &no_ns, &clusters, None);
-        assert_eq!(singleton_error(&a, [&a, &c].into_iter()), None, "only requesting policies count");
+        assert_eq!(
+            singleton_error(&a, [&a, &c].into_iter()),
+            None,
+            "only requesting policies count"
+        );
         assert_eq!(
             singleton_error(&a, [&a, &b, &c].into_iter()).as_deref(),
             Some(

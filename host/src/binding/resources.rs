@@ -46,7 +46,9 @@ pub fn allowed(group: &str, resource: &str, api_groups: &[String]) -> bool {
     if EXCLUDED_GROUPS.contains(&group) || EXCLUDED_RESOURCES.contains(&(group, resource)) {
         return false;
     }
-    api_groups.is_empty() || ALWAYS_ALLOWED_GROUPS.contains(&group) || api_groups.iter().any(|g| g == group)
+    api_groups.is_empty()
+        || ALWAYS_ALLOWED_GROUPS.contains(&group)
+        || api_groups.iter().any(|g| g == group)
 }
 
 /// A resource to watch.
@@ -62,7 +64,10 @@ pub struct Watchable {
 
 /// The resources of CRDs: each served version of each Established CRD that is not being
 /// deleted.
-pub fn crd_watchables<'a>(crds: impl IntoIterator<Item = &'a CustomResourceDefinition>, api_groups: &[String]) -> Vec<Watchable> {
+pub fn crd_watchables<'a>(
+    crds: impl IntoIterator<Item = &'a CustomResourceDefinition>,
+    api_groups: &[String],
+) -> Vec<Watchable> {
     let mut out = Vec::new();
     for crd in crds {
         if crd.metadata.deletion_timestamp.is_some() {
@@ -72,7 +77,10 @@ pub fn crd_watchables<'a>(crds: impl IntoIterator<Item = &'a CustomResourceDefin
             .status
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            });
         let (group, plural) = (&crd.spec.group, &crd.spec.names.plural);
         if !established || !allowed(group, plural, api_groups) {
             continue;
@@ -108,7 +116,9 @@ pub async fn discover_builtin(
             if !caps.supports_operation(verbs::LIST) || !caps.supports_operation(verbs::WATCH) {
                 continue;
             }
-            if crd_resources.contains(&(ar.group.clone(), ar.plural.clone())) || !allowed(&ar.group, &ar.plural, api_groups) {
+            if crd_resources.contains(&(ar.group.clone(), ar.plural.clone()))
+                || !allowed(&ar.group, &ar.plural, api_groups)
+            {
                 continue;
             }
             out.push(Watchable {
@@ -136,20 +146,41 @@ pub struct Watches {
 
 impl Watches {
     /// No watches yet.
-    pub fn new(client: kube::Client, index: Arc<RwLock<Index>>, on_change: OnResourceChange) -> Watches {
-        Watches { client, index, settled: Arc::default(), running: BTreeMap::new(), on_change }
+    pub fn new(
+        client: kube::Client,
+        index: Arc<RwLock<Index>>,
+        on_change: OnResourceChange,
+    ) -> Watches {
+        Watches {
+            client,
+            index,
+            settled: Arc::default(),
+            running: BTreeMap::new(),
+            on_change,
+        }
     }
 
     /// Watches exactly `wanted`: starts the missing watches, stops (and forgets the objects of)
     /// the others. Returns whether anything changed.
     pub fn set(&mut self, wanted: &[Watchable]) -> bool {
         let keep: BTreeSet<&Gvr> = wanted.iter().map(|w| &w.gvr).collect();
-        let stale: Vec<Gvr> = self.running.keys().filter(|g| !keep.contains(g)).cloned().collect();
+        let stale: Vec<Gvr> = self
+            .running
+            .keys()
+            .filter(|g| !keep.contains(g))
+            .cloned()
+            .collect();
         let mut changed = !stale.is_empty();
         for g in stale {
             self.running.remove(&g);
-            self.index.write().unwrap_or_else(|e| e.into_inner()).remove(&g);
-            self.settled.write().unwrap_or_else(|e| e.into_inner()).remove(&g);
+            self.index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&g);
+            self.settled
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&g);
             tracing::info!(resource = %g, "stopped watching");
             (self.on_change)(&g);
         }
@@ -158,10 +189,18 @@ impl Watches {
                 continue;
             }
             changed = true;
-            self.index.write().unwrap_or_else(|e| e.into_inner()).insert(
-                w.gvr.clone(),
-                ResourceObjects { kind: w.kind.clone(), namespaced: w.namespaced, synced: false, objects: BTreeMap::new() },
-            );
+            self.index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(
+                    w.gvr.clone(),
+                    ResourceObjects {
+                        kind: w.kind.clone(),
+                        namespaced: w.namespaced,
+                        synced: false,
+                        objects: BTreeMap::new(),
+                    },
+                );
             let task = tokio::spawn(watch_resource(
                 self.client.clone(),
                 w.clone(),
@@ -170,7 +209,8 @@ impl Watches {
                 self.on_change.clone(),
             ));
             tracing::debug!(resource = %w.gvr, "watching");
-            self.running.insert(w.gvr.clone(), AbortOnDrop(task.abort_handle()));
+            self.running
+                .insert(w.gvr.clone(), AbortOnDrop(task.abort_handle()));
         }
         changed
     }
@@ -190,8 +230,14 @@ impl Watches {
 fn meta_of(o: &DynamicObject) -> ((String, String), ObjMeta) {
     let m = &o.metadata;
     (
-        (m.namespace.clone().unwrap_or_default(), m.name.clone().unwrap_or_default()),
-        ObjMeta { resource_version: m.resource_version.clone().unwrap_or_default(), labels: m.labels.clone().unwrap_or_default() },
+        (
+            m.namespace.clone().unwrap_or_default(),
+            m.name.clone().unwrap_or_default(),
+        ),
+        ObjMeta {
+            resource_version: m.resource_version.clone().unwrap_or_default(),
+            labels: m.labels.clone().unwrap_or_default(),
+        },
     )
 }
 
@@ -203,7 +249,11 @@ async fn watch_resource(
     on_change: OnResourceChange,
 ) {
     let gvr = w.gvr.clone();
-    let api_version = if gvr.group.is_empty() { gvr.version.clone() } else { format!("{}/{}", gvr.group, gvr.version) };
+    let api_version = if gvr.group.is_empty() {
+        gvr.version.clone()
+    } else {
+        format!("{}/{}", gvr.group, gvr.version)
+    };
     let ar = ApiResource {
         group: gvr.group.clone(),
         version: gvr.version.clone(),
@@ -212,7 +262,9 @@ async fn watch_resource(
         plural: gvr.resource.clone(),
     };
     let api: Api<DynamicObject> = Api::all_with(client, &ar);
-    let mut stream = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
     let mut initial = BTreeMap::new();
     let write = || index.write().unwrap_or_else(|e| e.into_inner());
     while let Some(ev) = stream.next().await {
@@ -231,21 +283,31 @@ async fn watch_resource(
                     r.objects = std::mem::take(&mut initial);
                     r.synced = true;
                 }
-                settled.write().unwrap_or_else(|e| e.into_inner()).insert(gvr.clone());
+                settled
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(gvr.clone());
                 true
             }
             Ok(watcher::Event::Apply(o)) => {
                 let (k, m) = meta_of(&o);
-                write().get_mut(&gvr).is_some_and(|r| r.objects.insert(k, m.clone()).as_ref() != Some(&m))
+                write()
+                    .get_mut(&gvr)
+                    .is_some_and(|r| r.objects.insert(k, m.clone()).as_ref() != Some(&m))
             }
             Ok(watcher::Event::Delete(o)) => {
                 let (k, _) = meta_of(&o);
-                write().get_mut(&gvr).is_some_and(|r| r.objects.remove(&k).is_some())
+                write()
+                    .get_mut(&gvr)
+                    .is_some_and(|r| r.objects.remove(&k).is_some())
             }
             Err(e) => {
                 // A resource that cannot be listed must not hold up every Binding forever; its
                 // entries are carried over from the Bindings until it lists.
-                let first = settled.write().unwrap_or_else(|e| e.into_inner()).insert(gvr.clone());
+                let first = settled
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(gvr.clone());
                 tracing::warn!(resource = %gvr, error = %e, "watch failed; retrying");
                 first
             }
@@ -271,6 +333,10 @@ mod tests {
         assert!(allowed("apps", "deployments", &only));
         assert!(allowed("", "configmaps", &only));
         assert!(!allowed("rbac.authorization.k8s.io", "roles", &only));
-        assert!(allowed("apiextensions.k8s.io", "customresourcedefinitions", &only));
+        assert!(allowed(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            &only
+        ));
     }
 }
