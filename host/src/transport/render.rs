@@ -1,0 +1,354 @@
+//! Rendering an object for a WEC: `builtin:transform-default` (with the `remove` queries of the
+//! CustomTransforms for the object's GroupResource), then each transformer plugin those
+//! CustomTransforms name, in order, each with its configuration.
+//!
+//! Results are cached by (object UID and resourceVersion, pipeline fingerprint) when the
+//! pipeline did not look at the cluster, else also by the destination's context fingerprint, so
+//! an object is rendered once per version (per cluster only when it must be) and nothing is
+//! re-rendered while its inputs stay the same.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::api::CustomTransform;
+use crate::plugins::{ClusterContext, LoadedPlugin, Pair, PluginError, PluginKind};
+
+/// A destination WEC and everything a plugin may know about it.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// The WEC's name (its mailbox namespace).
+    pub name: String,
+    /// What plugins get.
+    pub context: ClusterContext,
+    /// Fingerprint of `context`.
+    pub fingerprint: u64,
+}
+
+impl Destination {
+    /// A destination from its ManagedCluster's labels and annotations and its customization
+    /// properties (each `None` when missing).
+    pub fn new(
+        name: &str,
+        labels: Option<&BTreeMap<String, String>>,
+        annotations: Option<&BTreeMap<String, String>>,
+        properties: BTreeMap<String, String>,
+    ) -> Destination {
+        let pairs = |m: Option<&BTreeMap<String, String>>| -> Vec<Pair> {
+            m.map(|m| m.iter().map(|(k, v)| Pair::new(k, v)).collect())
+                .unwrap_or_default()
+        };
+        let context = ClusterContext {
+            name: name.to_string(),
+            labels: pairs(labels),
+            annotations: pairs(annotations),
+            properties: pairs(Some(&properties)),
+        };
+        let mut h = DefaultHasher::new();
+        context.name.hash(&mut h);
+        for list in [&context.labels, &context.annotations, &context.properties] {
+            list.hash(&mut h);
+        }
+        Destination {
+            name: name.to_string(),
+            context,
+            fingerprint: h.finish(),
+        }
+    }
+}
+
+/// One transformer plugin step of a pipeline.
+#[derive(Clone)]
+pub struct Step {
+    /// The CustomTransform naming it.
+    pub custom_transform: String,
+    /// The WasmPlugin's name.
+    pub plugin_name: String,
+    /// The loaded plugin, or why it is unusable.
+    pub plugin: Result<Arc<LoadedPlugin>, String>,
+    /// Its configuration as JSON text.
+    pub config: String,
+}
+
+/// What is applied to the objects of one GroupResource.
+#[derive(Clone)]
+pub struct Pipeline {
+    /// transform-default's configuration (`{"remove": [...]}`).
+    pub default_config: String,
+    /// Plugin steps, in order.
+    pub steps: Vec<Step>,
+    /// Fingerprint of everything above (plugin digests included).
+    pub fingerprint: u64,
+}
+
+impl Pipeline {
+    /// The pipeline for the CustomTransforms of one GroupResource (any order; sorted by name
+    /// here). `plugin` resolves WasmPlugin names; `default_digest` identifies transform-default.
+    pub fn new(
+        transforms: &[Arc<CustomTransform>],
+        plugin: &dyn Fn(&str) -> Result<Arc<LoadedPlugin>, String>,
+        default_digest: &str,
+    ) -> Pipeline {
+        let mut cts: Vec<&Arc<CustomTransform>> = transforms.iter().collect();
+        cts.sort_by_key(|c| c.metadata.name.clone());
+        let removes: Vec<&String> = cts.iter().flat_map(|c| c.spec.remove.iter()).collect();
+        let default_config = serde_json::json!({ "remove": removes }).to_string();
+        let mut steps = Vec::new();
+        for ct in &cts {
+            for p in &ct.spec.plugins {
+                steps.push(Step {
+                    custom_transform: ct.metadata.name.clone().unwrap_or_default(),
+                    plugin_name: p.name.clone(),
+                    plugin: plugin(&p.name),
+                    config: config_text(p.config.as_ref()),
+                });
+            }
+        }
+        let mut h = DefaultHasher::new();
+        default_digest.hash(&mut h);
+        default_config.hash(&mut h);
+        for s in &steps {
+            s.custom_transform.hash(&mut h);
+            s.plugin_name.hash(&mut h);
+            match &s.plugin {
+                Ok(p) => p.digest().hash(&mut h),
+                Err(e) => e.hash(&mut h),
+            }
+            s.config.hash(&mut h);
+        }
+        Pipeline {
+            default_config,
+            steps,
+            fingerprint: h.finish(),
+        }
+    }
+}
+
+/// A plugin configuration as handed to the plugin: the JSON text, `{}` when absent.
+pub fn config_text(config: Option<&Value>) -> String {
+    match config {
+        None | Some(Value::Null) => "{}".to_string(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Why an object could not be rendered for a WEC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    /// For `Binding.status.errors`.
+    pub message: String,
+    /// The CustomTransform whose plugin failed (its status shows the error too).
+    pub custom_transform: Option<String>,
+    /// Worth retrying later with the same inputs (deadline, no instance available).
+    pub transient: bool,
+}
+
+/// A rendered manifest, or why not.
+pub type Rendered = Result<Arc<Value>, RenderError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    uid: String,
+    resource_version: String,
+    pipeline: u64,
+    /// `None`: valid for every destination.
+    cluster: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+enum Entry {
+    /// The output did not depend on the cluster: valid for every destination.
+    Independent(Arc<Value>),
+    /// The output depends on the cluster: look up per destination.
+    Dependent,
+    /// The result for one destination.
+    ForCluster(Rendered),
+}
+
+/// Rendered objects of one Binding. Each pass keeps only the entries it used.
+#[derive(Debug, Default)]
+pub struct Cache {
+    entries: HashMap<Key, Entry>,
+    used: HashSet<Key>,
+}
+
+impl Cache {
+    fn get(&mut self, k: &Key) -> Option<&Entry> {
+        let e = self.entries.get(k)?;
+        self.used.insert(k.clone());
+        Some(e)
+    }
+
+    fn put(&mut self, k: Key, e: Entry) {
+        self.used.insert(k.clone());
+        self.entries.insert(k, e);
+    }
+
+    /// Drops what the last pass did not use.
+    pub fn sweep(&mut self) {
+        let used = std::mem::take(&mut self.used);
+        self.entries.retain(|k, _| used.contains(k));
+    }
+
+    /// Number of cached entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// One object to render.
+pub struct Job {
+    /// UID in the WDS.
+    pub uid: String,
+    /// resourceVersion in the WDS.
+    pub resource_version: String,
+    /// The object as read from the WDS, JSON.
+    pub object: Arc<String>,
+    /// Its pipeline.
+    pub pipeline: Arc<Pipeline>,
+}
+
+/// Counters of one rendering pass.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Pipeline runs.
+    pub rendered: usize,
+    /// Results taken from the cache.
+    pub cached: usize,
+}
+
+/// Renders every job for every destination (results indexed `[job][destination]`). Blocking:
+/// plugins run here.
+pub fn render_all(
+    default: &LoadedPlugin,
+    jobs: &[Job],
+    destinations: &[Destination],
+    cache: &mut Cache,
+) -> (Vec<Vec<Rendered>>, Stats) {
+    let mut stats = Stats::default();
+    let out = jobs
+        .iter()
+        .map(|job| {
+            destinations
+                .iter()
+                .map(|d| {
+                    let shared = Key {
+                        uid: job.uid.clone(),
+                        resource_version: job.resource_version.clone(),
+                        pipeline: job.pipeline.fingerprint,
+                        cluster: None,
+                    };
+                    let own = Key {
+                        cluster: Some(d.fingerprint),
+                        ..shared.clone()
+                    };
+                    match cache.get(&shared).cloned() {
+                        Some(Entry::Independent(v)) => {
+                            stats.cached += 1;
+                            return Ok(v);
+                        }
+                        Some(Entry::Dependent) => {
+                            if let Some(Entry::ForCluster(r)) = cache.get(&own).cloned() {
+                                stats.cached += 1;
+                                return r;
+                            }
+                        }
+                        _ => {
+                            if let Some(Entry::ForCluster(r)) = cache.get(&own).cloned() {
+                                stats.cached += 1;
+                                return r;
+                            }
+                        }
+                    }
+                    stats.rendered += 1;
+                    match render(default, &job.pipeline, &job.object, &d.context) {
+                        Ok((v, false)) => {
+                            let v = Arc::new(v);
+                            cache.put(shared, Entry::Independent(v.clone()));
+                            Ok(v)
+                        }
+                        Ok((v, true)) => {
+                            let v = Arc::new(v);
+                            cache.put(shared, Entry::Dependent);
+                            cache.put(own, Entry::ForCluster(Ok(v.clone())));
+                            Ok(v)
+                        }
+                        Err(e) => {
+                            // Transient failures are not remembered: the next pass tries again.
+                            if !e.transient {
+                                cache.put(own, Entry::ForCluster(Err(e.clone())));
+                            }
+                            Err(e)
+                        }
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    (out, stats)
+}
+
+fn transient(e: &PluginError) -> bool {
+    matches!(
+        e,
+        PluginError::Deadline { .. } | PluginError::Instantiate { .. }
+    )
+}
+
+/// Runs the pipeline on one object for one cluster: the output and whether it used the cluster.
+pub fn render(
+    default: &LoadedPlugin,
+    pipeline: &Pipeline,
+    object: &str,
+    cluster: &ClusterContext,
+) -> Result<(Value, bool), RenderError> {
+    let out = default
+        .transform(object, Some(cluster), &pipeline.default_config)
+        .map_err(|e| RenderError {
+            // Template errors are upstream's messages; they name the cluster and the object.
+            message: match &e {
+                PluginError::PluginReported { message, .. } => message.clone(),
+                e => e.to_string(),
+            },
+            custom_transform: None,
+            transient: transient(&e),
+        })?;
+    let mut used = out.used_cluster;
+    let mut text = out.object;
+    for step in &pipeline.steps {
+        let fail = |message: String, transient: bool| RenderError {
+            message: format!("CustomTransform {}: {message}", step.custom_transform),
+            custom_transform: Some(step.custom_transform.clone()),
+            transient,
+        };
+        let plugin = step.plugin.as_ref().map_err(|e| fail(e.clone(), false))?;
+        if plugin.world() != PluginKind::Transformer {
+            return Err(fail(
+                format!(
+                    "WasmPlugin {} is a {}, not a transformer",
+                    step.plugin_name,
+                    plugin.world()
+                ),
+                false,
+            ));
+        }
+        let out = plugin
+            .transform(&text, Some(cluster), &step.config)
+            .map_err(|e| fail(e.to_string(), transient(&e)))?;
+        used |= out.used_cluster;
+        text = out.object;
+    }
+    let value: Value = serde_json::from_str(&text).map_err(|e| RenderError {
+        message: format!("the transformed object is not JSON: {e}"),
+        custom_transform: None,
+        transient: false,
+    })?;
+    Ok((value, used))
+}
