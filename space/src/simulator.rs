@@ -75,6 +75,8 @@ struct Track {
     uid: String,
     generation: i64,
     since: Instant,
+    /// A Deployment rollout to a new pod template.
+    new_template: bool,
 }
 
 /// One write the simulator decided on.
@@ -292,32 +294,8 @@ impl Simulator {
         now_str: &str,
         catalog: &Catalog,
     ) -> Option<Write> {
-        let ctx = Ctx {
-            now: now_str,
-            cfg: &self.cfg,
-            kube_minor: self.space.config.kube_minor,
-        };
         if key.gr == nodes_gr() {
-            let i = nodes::index_of(&key.name, self.cfg.nodes)?;
-            let info = catalog.get("", "v1", "nodes")?;
-            let Some(obj) = self.space.store.get(key) else {
-                return Some(Write::Create {
-                    info,
-                    key: key.clone(),
-                    body: nodes::object(i),
-                });
-            };
-            let v = obj.value();
-            let desired = nodes::status(&v, i, &ctx);
-            let diff = util::merge_diff(v.get("status").unwrap_or(&json!({})), &desired)?;
-            let patch =
-                json!({"metadata": {"resourceVersion": obj.rv.to_string()}, "status": diff});
-            return Some(Write::Patch {
-                info,
-                key: key.clone(),
-                sub: Subresource::Status,
-                patch,
-            });
+            return self.plan_node(key, now_str, catalog);
         }
         let kind = Kind::of(&key.gr)?;
         let (group, version, resource) = kind.gvr();
@@ -342,21 +320,23 @@ impl Simulator {
                     None
                 }
                 _ => {
-                    self.tracks.insert(
-                        key.clone(),
-                        Track {
-                            uid: obj.meta.uid.clone(),
-                            generation,
-                            since: now,
-                        },
-                    );
+                    let new_template = kind == Kind::Deployment && apps::template_changed(&v);
+                    let track = Track {
+                        uid: obj.meta.uid.clone(),
+                        generation,
+                        since: now,
+                        new_template,
+                    };
+                    self.tracks.insert(key.clone(), track);
                     Some(Duration::ZERO)
                 }
             }
         };
         let (stage, next) = kind.stage(elapsed, &self.cfg);
+        let mut new_template = false;
         match (next, self.tracks.get(key)) {
             (Some(offset), Some(t)) => {
+                new_template = t.new_template;
                 self.timers.insert((t.since + offset, key.clone()));
             }
             _ => {
@@ -377,12 +357,47 @@ impl Simulator {
                 });
             }
         }
+        let ctx = Ctx {
+            now: now_str,
+            cfg: &self.cfg,
+            kube_minor: self.space.config.kube_minor,
+            new_template,
+        };
         let desired = kind.desired(&v, stage, &ctx);
         let diff = util::merge_diff(v.get("status").unwrap_or(&json!({})), &desired)?;
         if reassert && self.throttled(key, now) {
             return None;
         }
         let patch = json!({"metadata": {"resourceVersion": rv}, "status": diff});
+        Some(Write::Patch {
+            info,
+            key: key.clone(),
+            sub: Subresource::Status,
+            patch,
+        })
+    }
+
+    /// A simulated node: created when missing, its status kept Ready.
+    fn plan_node(&self, key: &ObjectKey, now_str: &str, catalog: &Catalog) -> Option<Write> {
+        let i = nodes::index_of(&key.name, self.cfg.nodes)?;
+        let info = catalog.get("", "v1", "nodes")?;
+        let Some(obj) = self.space.store.get(key) else {
+            return Some(Write::Create {
+                info,
+                key: key.clone(),
+                body: nodes::object(i),
+            });
+        };
+        let v = obj.value();
+        let ctx = Ctx {
+            now: now_str,
+            cfg: &self.cfg,
+            kube_minor: self.space.config.kube_minor,
+            new_template: false,
+        };
+        let desired = nodes::status(&v, i, &ctx);
+        let diff = util::merge_diff(v.get("status").unwrap_or(&json!({})), &desired)?;
+        let patch = json!({"metadata": {"resourceVersion": obj.rv.to_string()}, "status": diff});
         Some(Write::Patch {
             info,
             key: key.clone(),

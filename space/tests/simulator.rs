@@ -177,6 +177,15 @@ fn workloads_progress_over_time() {
         "pod/slowpod",
         "--timeout=20s",
     ]);
+    // A new image rolls out: the new replicas are not ready before the delay either.
+    let rollout = Instant::now();
+    k.ok(&["set", "image", "deploy/slow", "nginx=nginx:2"]);
+    k.ok(&["rollout", "status", "deploy/slow", "--timeout=20s"]);
+    assert!(
+        rollout.elapsed() >= delay - Duration::from_millis(500),
+        "rolled out after {:?}",
+        rollout.elapsed()
+    );
     // Every status the two objects went through, in order.
     let (mut deploy, mut pod) = (Vec::new(), Vec::new());
     while let Ok(ev) = events.try_recv() {
@@ -196,6 +205,15 @@ fn workloads_progress_over_time() {
     assert_eq!(first["replicas"], 2);
     assert!(first.get("readyReplicas").is_none(), "{first}");
     assert_eq!(first["conditions"][0]["status"], "False", "{first}");
+    let rolling = deploy
+        .iter()
+        .find(|s| s["observedGeneration"] == 2)
+        .expect("the rollout is observed");
+    assert!(rolling.get("updatedReplicas").is_none(), "{rolling}");
+    assert_eq!(
+        rolling["availableReplicas"], 2,
+        "old pods serve during the rollout"
+    );
     let last = deploy.last().expect("a deployment status");
     assert_eq!(last["readyReplicas"], 2);
     assert_eq!(last["conditions"][0]["status"], "True");

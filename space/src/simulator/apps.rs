@@ -64,6 +64,20 @@ fn max_unavailable(spec: &Value, want: i64) -> i64 {
     unavailable.min(want)
 }
 
+/// The ReplicaSet a Deployment's status names in its Progressing condition, if any.
+fn reported_replica_set(v: &Value) -> Option<&str> {
+    let conds = v["status"]["conditions"].as_array()?;
+    let msg = conds.iter().find(|c| c["type"] == "Progressing")?["message"].as_str()?;
+    msg.strip_prefix("ReplicaSet \"")?.split('"').next()
+}
+
+/// True when the Deployment's pod template differs from the one its status last reported:
+/// a rollout to a new ReplicaSet, rather than a new object or a scaling.
+pub(crate) fn template_changed(v: &Value) -> bool {
+    let rs = format!("{}-{}", name(v), template_hash(&v["spec"]["template"]));
+    reported_replica_set(v).is_some_and(|old| old != rs)
+}
+
 /// `apps/v1 Deployment` status.
 pub(crate) fn deployment(v: &Value, stage: Stage, ctx: &Ctx<'_>) -> Value {
     let cur = &v["status"];
@@ -107,7 +121,9 @@ pub(crate) fn deployment(v: &Value, stage: Stage, ctx: &Ctx<'_>) -> Value {
     let mut s = Map::new();
     put_nonzero(&mut s, "observedGeneration", generation(v));
     put_nonzero(&mut s, "replicas", want);
-    put_nonzero(&mut s, "updatedReplicas", want);
+    // A rollout: the old pods serve until the new ReplicaSet's are ready.
+    let rolling = ctx.new_template && stage != Stage::Done;
+    put_nonzero(&mut s, "updatedReplicas", if rolling { 0 } else { want });
     put_nonzero(&mut s, "readyReplicas", ready);
     put_nonzero(&mut s, "availableReplicas", available);
     put_nonzero(&mut s, "unavailableReplicas", want - available);
@@ -214,6 +230,7 @@ mod tests {
             now: "2025-01-01T00:00:00Z",
             cfg,
             kube_minor: 33,
+            new_template: false,
         }
     }
 
@@ -290,6 +307,42 @@ mod tests {
         }
         assert_eq!(zero["observedGeneration"], 3);
         assert_eq!(zero["conditions"][0]["status"], "True");
+    }
+
+    #[test]
+    fn a_new_template_rolls_out_while_old_pods_serve() {
+        let cfg = SimulatorConfig::default();
+        let done = deployment(&deploy(3, 1, json!({})), Stage::Done, &ctx(&cfg));
+        let mut changed = deploy(3, 2, done.clone());
+        changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2");
+        assert!(template_changed(&changed));
+        assert!(
+            !template_changed(&deploy(5, 2, done.clone())),
+            "scaling keeps the template"
+        );
+        assert!(
+            !template_changed(&deploy(3, 1, json!({}))),
+            "a new deployment has no old one"
+        );
+        let c = Ctx {
+            new_template: true,
+            ..ctx(&cfg)
+        };
+        let rolling = deployment(&changed, Stage::Starting, &c);
+        assert!(rolling.get("updatedReplicas").is_none(), "{rolling}");
+        assert_eq!(rolling["availableReplicas"], 3);
+        assert_eq!(rolling["observedGeneration"], 2);
+        assert_eq!(rolling["conditions"][1]["reason"], "ReplicaSetUpdated");
+        let mut again = changed.clone();
+        again["status"] = rolling.clone();
+        assert_eq!(
+            deployment(&again, Stage::Starting, &c),
+            rolling,
+            "stable while rolling"
+        );
+        let rolled = deployment(&again, Stage::Done, &c);
+        assert_eq!(rolled["updatedReplicas"], 3);
+        assert_eq!(rolled["conditions"][1]["reason"], "NewReplicaSetAvailable");
     }
 
     #[test]

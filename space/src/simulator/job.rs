@@ -117,6 +117,7 @@ mod tests {
             now: "2025-01-01T00:00:05Z",
             cfg: &cfg,
             kube_minor: minor,
+            new_template: false,
         };
         job(
             &json!({"metadata": {"name": "pi", "generation": 1}, "spec": spec, "status": status}),

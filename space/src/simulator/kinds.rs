@@ -28,6 +28,9 @@ pub(crate) struct Ctx<'a> {
     pub now: &'a str,
     pub cfg: &'a SimulatorConfig,
     pub kube_minor: u32,
+    /// The progression started because the pod template changed (a Deployment rollout), not
+    /// because the object is new or only scaled.
+    pub new_template: bool,
 }
 
 /// A simulated kind.

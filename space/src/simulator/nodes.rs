@@ -151,6 +151,7 @@ mod tests {
             now: "t1",
             cfg: &cfg,
             kube_minor: 33,
+            new_template: false,
         };
         let mut node = object(0);
         node["metadata"]["uid"] = json!("1234-5678");

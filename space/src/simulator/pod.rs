@@ -276,6 +276,7 @@ mod tests {
             now: "t0",
             cfg: &cfg,
             kube_minor: 33,
+            new_template: false,
         };
         let spec = json!({"nodeName": "kubestellar-sim-node", "containers": [{"name": "c", "image": "nginx:1.27"}]});
         let pending = pod(&p(spec.clone(), json!({})), Stage::Starting, &ctx);
@@ -342,6 +343,7 @@ mod tests {
             now: "t0",
             cfg: &cfg,
             kube_minor: 33,
+            new_template: false,
         };
         let s = pod(&nowhere, Stage::Done, &ctx);
         assert_eq!(s["phase"], "Pending");
@@ -370,6 +372,7 @@ mod tests {
             now: "t0",
             cfg: &cfg,
             kube_minor: 33,
+            new_template: false,
         };
         let spec = json!({"nodeName": "kubestellar-sim-node", "initContainers": [{"name": "i", "image": "busybox"}],
                           "containers": [{"name": "c", "image": "nginx"}]});
