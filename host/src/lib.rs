@@ -1,5 +1,13 @@
 //! KubeStellar with WebAssembly customization plugins: the host library behind the
 //! `kubestellar` binary (CLI, plugin runtime, controllers, agent).
 
+pub mod agent;
+pub mod api;
+pub mod binding;
 pub mod cli;
+pub mod clients;
+pub mod controller;
+pub mod inventory;
 pub mod plugins;
+pub mod system;
+pub mod transport;

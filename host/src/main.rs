@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = kubestellar::cli::Cli::parse();
-    kubestellar::cli::init_tracing(cli.log_level.as_deref());
+    kubestellar::cli::init_tracing(cli.log_level.as_deref(), cli.default_log_level());
     match cli.run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -2,15 +2,19 @@
 
 use clap::{Parser, Subcommand};
 
+mod agent;
+mod controller;
 mod plugin;
+pub(crate) mod register;
 mod space;
+mod up;
 
 /// KubeStellar with WebAssembly customization plugins.
 #[derive(Debug, Parser)]
 #[command(name = "kubestellar", version, about, long_about = None)]
 pub struct Cli {
     /// Log filter (tracing `EnvFilter` syntax, e.g. `info,kubestellar=debug`); defaults to
-    /// `$RUST_LOG`, else `info`.
+    /// `$RUST_LOG`, else `warn` for interactive commands and `info` for servers.
     #[arg(long, global = true)]
     pub log_level: Option<String>,
 
@@ -24,6 +28,20 @@ pub enum Command {
     /// Run or manage an embedded Kubernetes-compatible space server.
     #[command(subcommand)]
     Space(space::SpaceCommand),
+    /// Run the pull agent of one WEC: apply its ManifestWorks from the ITS, report status back.
+    Agent(agent::AgentArgs),
+    /// Register a WEC in an ITS (ManagedCluster, mailbox namespace, customization properties).
+    Register(register::RegisterArgs),
+    /// Remove a WEC from an ITS.
+    Unregister(register::UnregisterArgs),
+    /// Run the controllers of one WDS (BindingPolicy -> WECs, status back).
+    Controller(controller::ControllerArgs),
+    /// Run the whole system on this machine: ITS, WDS, simulated WECs, agents, controllers.
+    Up(up::UpArgs),
+    /// Stop the `kubestellar up` running in a directory.
+    Down(up::DownArgs),
+    /// Show the spaces, WECs, BindingPolicies and plugins of a `kubestellar up` directory.
+    Status(up::StatusArgs),
     /// Inspect, run, summarize with and benchmark a customization plugin (WASM component).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -34,17 +52,60 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Space(c) => c.run(),
+            Command::Agent(c) => c.run(),
+            Command::Register(c) => c.run(),
+            Command::Unregister(c) => c.run(),
+            Command::Controller(c) => c.run(),
+            Command::Up(c) => c.run(),
+            Command::Down(c) => c.run(),
+            Command::Status(c) => c.run(),
             Command::Plugin(c) => c.run(),
         }
     }
 }
 
-/// Sets up logging to stderr.
-pub fn init_tracing(level: Option<&str>) {
+impl Cli {
+    /// Interactive commands log only warnings by default, so that their own output stays
+    /// readable; servers log at info.
+    pub fn default_log_level(&self) -> &'static str {
+        match self.command {
+            Command::Up(_) | Command::Status(_) | Command::Down(_) | Command::Register(_) | Command::Unregister(_) => "warn",
+            _ => "info",
+        }
+    }
+}
+
+/// Sets up logging to stderr: `level`, else `$RUST_LOG`, else `default`.
+pub fn init_tracing(level: Option<&str>, default: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = match level {
         Some(l) => EnvFilter::new(l),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
     };
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

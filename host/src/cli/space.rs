@@ -1,14 +1,76 @@
 //! `kubestellar space ...`: run an embedded space server.
 
-use clap::Subcommand;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use kubestellar_space::SpaceConfig;
 
 /// Space subcommands.
 #[derive(Debug, Subcommand)]
-pub enum SpaceCommand {}
+pub enum SpaceCommand {
+    /// Serve a Kubernetes-compatible API on a durable store until Ctrl-C / SIGTERM.
+    ///
+    /// Writes an admin kubeconfig to DIR/kubeconfig once the space answers. Restarting on the
+    /// same --data-dir restores every object; resourceVersions continue upward.
+    Serve(ServeArgs),
+}
+
+/// `kubestellar space serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Name of the space (kubeconfig context and cluster name).
+    #[arg(long)]
+    pub name: String,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Directory for the store and the kubeconfig (created if missing).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Run the workload simulator (the space behaves like a cluster running its workloads).
+    #[arg(long)]
+    pub simulator: bool,
+    /// Watch events kept per resource, for watches that resume from a resourceVersion.
+    #[arg(long, default_value_t = 1000)]
+    pub watch_history: usize,
+}
 
 impl SpaceCommand {
     /// Runs the subcommand.
     pub fn run(self) -> anyhow::Result<()> {
-        match self {}
+        match self {
+            SpaceCommand::Serve(a) => serve(a),
+        }
     }
+}
+
+fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let mut config = SpaceConfig::new(&a.name, &a.data_dir);
+        config.simulator = a.simulator;
+        config.watch_history = a.watch_history;
+        let running = kubestellar_space::start(config, a.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot start space {:?} in {}",
+                    a.name,
+                    a.data_dir.display()
+                )
+            })?;
+        // One line on stdout that scripts can read; logs go to stderr.
+        println!(
+            "space {} serving at {} (kubeconfig: {})",
+            a.name,
+            running.url(),
+            running.kubeconfig.display()
+        );
+        crate::cli::shutdown_signal().await;
+        tracing::info!(space = %a.name, "stopping");
+        running.stop().await;
+        Ok(())
+    })
 }

@@ -1,0 +1,169 @@
+//! The WEC side of the agent: discovery, applying and deleting objects, and watching the kinds
+//! it applied (to see drift and status changes).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::discovery::Scope;
+use kube::runtime::watcher;
+
+use super::manifests::{Desired, ObjKey};
+use super::{AgentError, Shared, Work, lock};
+
+/// A kind resolved in the WEC.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub ar: ApiResource,
+    pub namespaced: bool,
+}
+
+/// Why one manifest could not be applied.
+#[derive(Clone, Debug)]
+pub struct ApplyFailure {
+    /// Shown on the ManifestWork status.
+    pub message: String,
+    /// Transient (network, server error): retry with backoff.
+    pub retry: bool,
+}
+
+fn failure(e: kube::Error) -> ApplyFailure {
+    match &e {
+        kube::Error::Api(s) => ApplyFailure { message: format!("{} ({})", s.message, s.reason), retry: s.code >= 500 || s.code == 409 || s.code == 429 },
+        _ => ApplyFailure { message: e.to_string(), retry: true },
+    }
+}
+
+/// Finds the resource of a kind in the WEC, asking the WEC on a cache miss (CRDs may be new).
+pub(super) async fn resolve(sh: &Shared, gvk: &GroupVersionKind) -> Result<Resolved, ApplyFailure> {
+    if let Some(r) = lock(&sh.resources).get(gvk) {
+        return Ok(r.clone());
+    }
+    match kube::discovery::pinned_kind(&sh.wec, gvk).await {
+        Ok((ar, caps)) => {
+            let r = Resolved { ar, namespaced: caps.scope == Scope::Namespaced };
+            lock(&sh.resources).insert(gvk.clone(), r.clone());
+            Ok(r)
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(ApplyFailure {
+            message: format!(
+                "no matches for kind \"{}\" in version \"{}\" (is its CRD installed in the WEC?)",
+                gvk.kind,
+                if gvk.group.is_empty() { gvk.version.clone() } else { format!("{}/{}", gvk.group, gvk.version) }
+            ),
+            retry: true,
+        }),
+        Err(kube::Error::Discovery(e)) => Err(ApplyFailure {
+            message: format!(
+                "no matches for kind \"{}\" in version \"{}\" (is its CRD installed in the WEC?): {e}",
+                gvk.kind,
+                if gvk.group.is_empty() { gvk.version.clone() } else { format!("{}/{}", gvk.group, gvk.version) }
+            ),
+            retry: true,
+        }),
+        Err(e) => Err(failure(e)),
+    }
+}
+
+fn api_for(sh: &Shared, r: &Resolved, namespace: &str) -> Api<DynamicObject> {
+    if r.namespaced {
+        let ns = if namespace.is_empty() { "default" } else { namespace };
+        Api::namespaced_with(sh.wec.clone(), ns, &r.ar)
+    } else {
+        Api::all_with(sh.wec.clone(), &r.ar)
+    }
+}
+
+/// Applies one manifest unless the WEC already has it; returns the live object.
+pub(super) async fn apply(sh: &Arc<Shared>, d: &Desired) -> Result<DynamicObject, ApplyFailure> {
+    let r = resolve(sh, &d.key.gvk()).await?;
+    ensure_watch(sh, &d.key.gvk(), &r);
+    let api = api_for(sh, &r, &d.key.namespace);
+    let cached = lock(&sh.live).get(&d.key).cloned();
+    let live = match cached {
+        Some(l) => Some(l),
+        None => api.get_opt(&d.key.name).await.map_err(failure)?,
+    };
+    if let Some(l) = &live {
+        let unchanged = d.create_only || super::diff::contains(&d.object, &serde_json::to_value(l).unwrap_or_default());
+        if unchanged {
+            lock(&sh.live).insert(d.key.clone(), l.clone());
+            return Ok(l.clone());
+        }
+    }
+    let obj: DynamicObject = serde_json::from_value(d.object.clone())
+        .map_err(|e| ApplyFailure { message: format!("manifest is not a Kubernetes object: {e}"), retry: false })?;
+    let result = if d.create_only && live.is_none() {
+        match api.create(&PostParams { field_manager: Some(sh.cfg.field_manager.clone()), ..Default::default() }, &obj).await {
+            // Created meanwhile by someone else: create-only means leave it.
+            Err(kube::Error::Api(s)) if s.code == 409 => api.get(&d.key.name).await,
+            other => other,
+        }
+    } else {
+        api.patch(&d.key.name, &PatchParams::apply(&sh.cfg.field_manager).force(), &Patch::Apply(&obj)).await
+    };
+    let applied = result.map_err(failure)?;
+    lock(&sh.live).insert(d.key.clone(), applied.clone());
+    Ok(applied)
+}
+
+/// Deletes an object the agent applied (absent is fine).
+pub(super) async fn delete(sh: &Shared, key: &ObjKey) -> Result<(), AgentError> {
+    let r = match resolve(sh, &key.gvk()).await {
+        Ok(r) => r,
+        // The kind is gone from the WEC (CRD deleted): so is the object.
+        Err(_) => return Ok(()),
+    };
+    let api = api_for(sh, &r, &key.namespace);
+    match api.delete(&key.name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(AgentError::Wec(e)),
+    }
+}
+
+/// Starts watching a kind in the WEC (once), feeding changes of applied objects back as work.
+fn ensure_watch(sh: &Arc<Shared>, gvk: &GroupVersionKind, r: &Resolved) {
+    if !lock(&sh.watched).insert(gvk.clone()) {
+        return;
+    }
+    let sh = sh.clone();
+    let gvk = gvk.clone();
+    let api: Api<DynamicObject> = Api::all_with(sh.wec.clone(), &r.ar);
+    tokio::spawn(async move {
+        let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
+        while let Some(ev) = stream.next().await {
+            let (obj, deleted) = match ev {
+                Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => (o, false),
+                Ok(watcher::Event::Delete(o)) => (o, true),
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::debug!(cluster = %sh.cfg.cluster, kind = %gvk.kind, error = %e, "WEC watch failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let key = ObjKey {
+                group: gvk.group.clone(),
+                version: gvk.version.clone(),
+                kind: gvk.kind.clone(),
+                namespace: obj.metadata.namespace.clone().unwrap_or_default(),
+                name: obj.metadata.name.clone().unwrap_or_default(),
+            };
+            if !lock(&sh.wanted).contains_key(&key) {
+                continue;
+            }
+            {
+                let mut live = lock(&sh.live);
+                if deleted {
+                    live.remove(&key);
+                } else {
+                    live.insert(key.clone(), obj);
+                }
+            }
+            let _ = sh.work_tx.send(Work::Object(key));
+        }
+    });
+}

@@ -1,0 +1,39 @@
+//! Well-known labels, annotations, finalizers and names (spec section 2.10).
+
+/// Annotation on a WDS object: expand Go templates per WEC.
+pub const EXPAND_TEMPLATES: &str = "control.kubestellar.io/expand-templates";
+/// ITS namespace holding a ConfigMap of customization properties per WEC.
+pub const CUSTOMIZATION_PROPERTIES_NS: &str = "customization-properties";
+/// Label on a WDS object while its singleton status is returned.
+pub const SINGLETON_STATUS: &str = "managed-by.kubestellar.io/singletonstatus";
+/// Label on a WDS object while its multi-WEC aggregated status is returned.
+pub const MULTIWEC_STATUS: &str = "managed-by.kubestellar.io/multiwecstatus";
+/// Label on a WDS object: the number of WECs it is delivered to (our decision 1).
+pub const EXECUTING_COUNT: &str = "kubestellar.io/executing-count";
+/// Finalizer on a BindingPolicy.
+pub const BINDING_POLICY_FINALIZER: &str = "bindingpolicy.kubestellar.io/kscontroller";
+/// Finalizer on a Binding (transport removes its ManifestWorks first).
+pub const BINDING_FINALIZER: &str = "transport.kubestellar.io/object-cleanup";
+/// Label on a ManifestWork: its owning Binding's name.
+pub const ORIGIN_BINDING: &str = "transport.kubestellar.io/originOwnerReferenceBindingKey";
+/// Label on a ManifestWork (copied to WorkStatus): the WDS it comes from.
+pub const ORIGIN_WDS: &str = "transport.kubestellar.io/originWdsName";
+/// Annotation on a ManifestWork: the Binding generation it was rendered from.
+pub const ORIGIN_BINDING_GENERATION: &str = "transport.kubestellar.io/originOwnerReferenceBindingGeneration";
+/// WDS namespace for CombinedStatus of cluster-scoped objects.
+pub const REPORT_NS: &str = "kubestellar-report";
+/// Finalizer an agent puts on each ManifestWork it applies, so that it can remove what it
+/// applied before the ManifestWork disappears (OCM's name).
+pub const MANIFESTWORK_CLEANUP_FINALIZER: &str = "cluster.open-cluster-management.io/manifest-work-cleanup";
+/// CombinedStatus labels.
+pub const CS_API_GROUP: &str = "status.kubestellar.io/api-group";
+/// CombinedStatus label: resource.
+pub const CS_RESOURCE: &str = "status.kubestellar.io/resource";
+/// CombinedStatus label: namespace.
+pub const CS_NAMESPACE: &str = "status.kubestellar.io/namespace";
+/// CombinedStatus label: name.
+pub const CS_NAME: &str = "status.kubestellar.io/name";
+/// CombinedStatus label: BindingPolicy name.
+pub const CS_BINDING_POLICY: &str = "status.kubestellar.io/binding-policy";
+/// Annotation on a Service: keep node ports.
+pub const PRESERVE: &str = "control.kubestellar.io/preserve";

@@ -1,0 +1,32 @@
+//! API types: KubeStellar's control kinds (`control.kubestellar.io/v1alpha1`), our `WasmPlugin`,
+//! and the Open Cluster Management kinds used in the ITS. One file per kind, no IO; the CRD
+//! manifests live in `crds/` and are installed by [`crds::install`].
+
+pub mod binding;
+pub mod binding_policy;
+pub mod combined_status;
+pub mod conditions;
+pub mod crds;
+pub mod custom_transform;
+pub mod labels;
+pub mod managed_cluster;
+pub mod manifest_work;
+pub mod status_collector;
+pub mod wasm_plugin;
+pub mod work_status;
+
+pub use binding::{Binding, BindingSpec, BindingStatus, ClusterScopeDownsyncClause, Destination, DownsyncObjectClauses, NamespaceScopeDownsyncClause};
+pub use binding_policy::{BindingPolicy, BindingPolicySpec, BindingPolicyStatus, DownsyncModulation, DownsyncObjectTest, DownsyncPolicyClause};
+pub use combined_status::{CombinedStatus, NamedStatusCombination};
+pub use conditions::Condition;
+pub use custom_transform::{CustomTransform, CustomTransformSpec, CustomTransformStatus, PluginRef};
+pub use managed_cluster::{ManagedCluster, ManagedClusterSpec};
+pub use manifest_work::{ManifestWork, ManifestWorkSpec, ManifestWorkStatus};
+pub use status_collector::{StatusCollector, StatusCollectorSpec, StatusCollectorStatus};
+pub use wasm_plugin::{WasmPlugin, WasmPluginSpec, WasmPluginStatus};
+pub use work_status::{SourceRef, WorkStatus, WorkStatusSpec};
+
+/// The KubeStellar control API group.
+pub const CONTROL_GROUP: &str = "control.kubestellar.io";
+/// Its only version.
+pub const CONTROL_VERSION: &str = "v1alpha1";

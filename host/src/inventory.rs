@@ -1,0 +1,189 @@
+//! The ITS inventory: registering a WEC (ManagedCluster, mailbox namespace, customization
+//! properties) and removing it. Idempotent.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use serde_json::json;
+
+use crate::api::labels::{CUSTOMIZATION_PROPERTIES_NS, MANIFESTWORK_CLEANUP_FINALIZER};
+use crate::api::{ManagedCluster, ManifestWork};
+
+const MANAGER: &str = "kubestellar-register";
+
+/// Errors of inventory operations.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("invalid WEC name {0:?}: must be a lowercase RFC 1123 label (it names a namespace)")]
+    BadName(String),
+    #[error(transparent)]
+    Crds(#[from] crate::api::crds::CrdError),
+    #[error("{what}: {source}")]
+    Api { what: String, source: kube::Error },
+    #[error("namespace {0} still holds ManifestWorks with the agent's finalizer; run the WEC's agent so it can clean up, or pass --force to abandon what it applied")]
+    AgentFinalizers(String),
+}
+
+fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> InventoryError {
+    let what = what.into();
+    move |source| InventoryError::Api { what, source }
+}
+
+/// One WEC to register.
+#[derive(Clone, Debug, Default)]
+pub struct Registration {
+    pub name: String,
+    /// The ManagedCluster's labels (what BindingPolicy clusterSelectors match).
+    pub labels: BTreeMap<String, String>,
+    /// Customization properties (ConfigMap `customization-properties/<name>`).
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Checks a WEC name: it becomes a namespace name.
+pub fn check_name(name: &str) -> Result<(), InventoryError> {
+    if kubestellar_apimachinery::validation::is_dns1123_label(name).is_empty() {
+        Ok(())
+    } else {
+        Err(InventoryError::BadName(name.to_string()))
+    }
+}
+
+/// Installs the ITS CRDs if needed, then creates or updates the WEC's ManagedCluster, mailbox
+/// namespace and properties ConfigMap.
+pub async fn register(its: &kube::Client, reg: &Registration) -> Result<(), InventoryError> {
+    check_name(&reg.name)?;
+    crate::api::crds::install(its, crate::api::crds::ITS_CRDS, MANAGER).await?;
+    let params = PatchParams::apply(MANAGER).force();
+    let namespaces: Api<Namespace> = Api::all(its.clone());
+    for ns in [CUSTOMIZATION_PROPERTIES_NS, reg.name.as_str()] {
+        let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        namespaces.patch(ns, &params, &Patch::Apply(&body)).await.map_err(api_err(format!("namespace {ns}")))?;
+    }
+    let mcs: Api<ManagedCluster> = Api::all(its.clone());
+    let body = json!({
+        "apiVersion": "cluster.open-cluster-management.io/v1",
+        "kind": "ManagedCluster",
+        "metadata": {"name": reg.name, "labels": reg.labels},
+        "spec": {"hubAcceptsClient": true},
+    });
+    mcs.patch(&reg.name, &params, &Patch::Apply(&body))
+        .await
+        .map_err(api_err(format!("ManagedCluster {}", reg.name)))?;
+    let cms: Api<ConfigMap> = Api::namespaced(its.clone(), CUSTOMIZATION_PROPERTIES_NS);
+    let body = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": reg.name, "namespace": CUSTOMIZATION_PROPERTIES_NS},
+        "data": reg.properties,
+    });
+    cms.patch(&reg.name, &params, &Patch::Apply(&body))
+        .await
+        .map_err(api_err(format!("ConfigMap {CUSTOMIZATION_PROPERTIES_NS}/{}", reg.name)))?;
+    Ok(())
+}
+
+/// Removes a WEC from the inventory. Without `force`, refuses while its mailbox still holds
+/// ManifestWorks its agent has not cleaned up (their objects would be abandoned in the WEC).
+pub async fn unregister(its: &kube::Client, name: &str, force: bool) -> Result<(), InventoryError> {
+    check_name(name)?;
+    let mws: Api<ManifestWork> = Api::namespaced(its.clone(), name);
+    let held: Vec<ManifestWork> = match mws.list(&ListParams::default()).await {
+        Ok(l) => l
+            .items
+            .into_iter()
+            .filter(|m| m.metadata.finalizers.iter().flatten().any(|f| f == MANIFESTWORK_CLEANUP_FINALIZER))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if !held.is_empty() {
+        if !force {
+            return Err(InventoryError::AgentFinalizers(name.to_string()));
+        }
+        for mw in held {
+            let n = mw.metadata.name.clone().unwrap_or_default();
+            let fins: Vec<String> = mw
+                .metadata
+                .finalizers
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| f != MANIFESTWORK_CLEANUP_FINALIZER)
+                .collect();
+            let patch = json!({"metadata": {"finalizers": fins}});
+            mws.patch(&n, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(api_err(format!("ManifestWork {name}/{n}")))?;
+        }
+    }
+    let ignore_missing = |r: Result<(), kube::Error>, what: String| match r {
+        Ok(()) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(source) => Err(InventoryError::Api { what, source }),
+    };
+    let mcs: Api<ManagedCluster> = Api::all(its.clone());
+    ignore_missing(mcs.delete(name, &DeleteParams::default()).await.map(|_| ()), format!("ManagedCluster {name}"))?;
+    let cms: Api<ConfigMap> = Api::namespaced(its.clone(), CUSTOMIZATION_PROPERTIES_NS);
+    ignore_missing(
+        cms.delete(name, &DeleteParams::default()).await.map(|_| ()),
+        format!("ConfigMap {CUSTOMIZATION_PROPERTIES_NS}/{name}"),
+    )?;
+    let namespaces: Api<Namespace> = Api::all(its.clone());
+    ignore_missing(namespaces.delete(name, &DeleteParams::default()).await.map(|_| ()), format!("namespace {name}"))?;
+    Ok(())
+}
+
+/// A manifest that runs the agent inside a real WEC, reading the ITS kubeconfig from a Secret.
+pub fn agent_manifest(name: &str, image: &str) -> String {
+    format!(
+        r#"# Run in the WEC, after:
+#   kubectl create namespace kubestellar-agent
+#   kubectl -n kubestellar-agent create secret generic its-kubeconfig --from-file=kubeconfig=<ITS kubeconfig>
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: kubestellar-agent
+  namespace: kubestellar-agent
+---
+# The agent applies whatever the ITS mailbox holds for this WEC, so it needs broad rights here.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubestellar-agent
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: cluster-admin
+subjects:
+- kind: ServiceAccount
+  name: kubestellar-agent
+  namespace: kubestellar-agent
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: kubestellar-agent
+  namespace: kubestellar-agent
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: kubestellar-agent}}
+  template:
+    metadata:
+      labels: {{app: kubestellar-agent}}
+    spec:
+      serviceAccountName: kubestellar-agent
+      containers:
+      - name: agent
+        image: {image}
+        args: ["agent", "--cluster", "{name}", "--its-kubeconfig", "/etc/its/kubeconfig"]
+        volumeMounts:
+        - name: its
+          mountPath: /etc/its
+          readOnly: true
+      volumes:
+      - name: its
+        secret:
+          secretName: its-kubeconfig
+"#
+    )
+}
