@@ -89,6 +89,73 @@ pub fn apply(r: &ResourceInfo, obj: &mut Value) {
     }
 }
 
+/// True for kinds whose `metadata.generation` kube-apiserver maintains (their strategies set it
+/// to 1 on create and bump it on spec changes): workloads, a few policy kinds, CRDs and every
+/// custom resource. ConfigMaps, Secrets, Namespaces, Services and the like have none.
+pub fn tracks_generation(r: &ResourceInfo) -> bool {
+    r.is_custom()
+        || matches!(
+            (r.group.as_str(), r.resource.as_str()),
+            (
+                "apps",
+                "deployments" | "replicasets" | "statefulsets" | "daemonsets"
+            ) | ("batch", "jobs" | "cronjobs")
+                | ("", "pods" | "replicationcontrollers")
+                | ("policy", "poddisruptionbudgets")
+                | ("networking.k8s.io", "ingresses" | "networkpolicies")
+                | ("autoscaling", "horizontalpodautoscalers")
+                | ("apiextensions.k8s.io", "customresourcedefinitions")
+        )
+}
+
+/// The status a built-in object starts with: Go serializes a non-pointer status struct even
+/// when empty (`status: {}`), and pods start `Pending` with their QoS class.
+pub fn initial_status(r: &ResourceInfo, obj: &mut Value) {
+    if r.is_custom() || !r.has_status || !obj.is_object() {
+        return;
+    }
+    let status = match (r.group.as_str(), r.resource.as_str()) {
+        ("", "services") => json!({"loadBalancer": {}}),
+        ("", "pods") => json!({"phase": "Pending", "qosClass": qos_class(&obj["spec"])}),
+        ("apiextensions.k8s.io", _) | ("", "namespaces") => return,
+        _ => json!({}),
+    };
+    obj["status"] = status;
+}
+
+/// kube's `GetPodQOS`: Guaranteed when every container limits CPU and memory with requests
+/// equal to limits, BestEffort when nothing is requested or limited, Burstable otherwise.
+fn qos_class(spec: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|k| spec[*k].as_array())
+        .flatten()
+        .collect();
+    let mut any = false;
+    let mut guaranteed = !containers.is_empty();
+    for c in containers {
+        let (req, lim) = (&c["resources"]["requests"], &c["resources"]["limits"]);
+        for res in ["cpu", "memory"] {
+            if !req[res].is_null() || !lim[res].is_null() {
+                any = true;
+            }
+            let effective_req = if req[res].is_null() {
+                &lim[res]
+            } else {
+                &req[res]
+            };
+            if lim[res].is_null() || effective_req != &lim[res] {
+                guaranteed = false;
+            }
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
+}
+
 fn obj_at<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
     if !v.is_object() {
         *v = json!({});
@@ -240,6 +307,32 @@ fn service(obj: &mut Value) {
 mod tests {
     use super::*;
     use crate::registry::Registry;
+
+    #[test]
+    fn pods_start_pending_with_their_qos_class() {
+        let r = Registry::new()
+            .catalog()
+            .get("", "v1", "pods")
+            .expect("served");
+        let mut p = json!({"spec": {"containers": [{"name": "a", "image": "x"}]}});
+        initial_status(&r, &mut p);
+        assert_eq!(
+            p["status"],
+            json!({"phase": "Pending", "qosClass": "BestEffort"})
+        );
+        let lim = json!({"cpu": "1", "memory": "1Gi"});
+        let mut p = json!({"spec": {"containers": [{"name": "a", "resources": {"limits": lim}}]}});
+        initial_status(&r, &mut p);
+        assert_eq!(p["status"]["qosClass"], "Guaranteed");
+        let mut p = json!({"spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}});
+        initial_status(&r, &mut p);
+        assert_eq!(p["status"]["qosClass"], "Burstable");
+        let cm = Registry::new()
+            .catalog()
+            .get("", "v1", "configmaps")
+            .expect("served");
+        assert!(!tracks_generation(&cm) && tracks_generation(&r));
+    }
 
     #[test]
     fn deployment_defaults_like_kube() {

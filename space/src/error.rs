@@ -47,7 +47,12 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     /// A bare error with a code, reason and message.
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: Box::default() }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: Box::default(),
+        }
     }
 
     /// Adds `details` naming the object.
@@ -214,7 +219,8 @@ impl ApiError {
             details.insert(
                 "causes".into(),
                 Value::Array(
-                    self.details.causes
+                    self.details
+                        .causes
                         .iter()
                         .map(
                             |c| json!({"reason": c.reason, "message": c.message, "field": c.field}),

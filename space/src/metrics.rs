@@ -29,7 +29,7 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("space_apiserver");
         registry.register(
             "requests",
-            "API requests by HTTP verb and response code",
+            "API requests by verb (GET, LIST, WATCH, POST, PUT, PATCH, APPLY, DELETE, DELETECOLLECTION) and response code",
             requests.clone(),
         );
         registry.register(

@@ -24,6 +24,9 @@ pub struct SpaceConfig {
     pub max_body_bytes: usize,
     /// The Kubernetes minor version reported by `/version`.
     pub kube_minor: u32,
+    /// Answer aggregated discovery (`apidiscovery.k8s.io`) when asked; off, clients fall back
+    /// to the legacy per-group-version documents.
+    pub aggregated_discovery: bool,
 }
 
 impl SpaceConfig {
@@ -37,16 +40,22 @@ impl SpaceConfig {
             simulator_config: crate::simulator::SimulatorConfig::default(),
             max_body_bytes: 3 * 1024 * 1024,
             kube_minor: 33,
+            aggregated_discovery: true,
         }
     }
 }
 
 /// One space: store + catalogue + settings. Shared as `Arc<Space>`.
 pub struct Space {
+    /// Its settings.
     pub config: SpaceConfig,
+    /// Every object.
     pub store: Store,
+    /// What it serves.
     pub registry: Registry,
+    /// When it started.
     pub started: Instant,
+    /// Request counters.
     pub metrics: crate::metrics::Metrics,
 }
 

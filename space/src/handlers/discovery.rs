@@ -34,7 +34,7 @@ pub fn version(space: &Space) -> Value {
 /// Serves `/api`, `/apis`, `/apis/{g}` and `/api/v1`, `/apis/{g}/{v}`.
 pub fn serve(space: &Space, target: &Target, headers: &HeaderMap) -> ApiResult<Response> {
     let cat = space.registry.catalog();
-    let aggregated = aggregated_version(headers);
+    let aggregated = aggregated_version(headers).filter(|_| space.config.aggregated_discovery);
     match target {
         Target::Api => match aggregated {
             Some(v) => Ok(aggregated_response(v, &aggregated_list(&cat, true, v))),

@@ -29,16 +29,49 @@ async fn dispatch(State(space): State<Arc<Space>>, req: Request) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let verb = kube_verb(&req);
     let resp = match route(&space, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
     let code = resp.status().as_u16();
-    space
-        .metrics
-        .observe(method.as_str(), code, start.elapsed());
+    space.metrics.observe(verb, code, start.elapsed());
     tracing::debug!(space = %space.config.name, %method, %path, code, elapsed_us = start.elapsed().as_micros() as u64, "request");
     resp
+}
+
+/// The verb as kube-apiserver's `apiserver_request_total` names it: GET/LIST/WATCH for reads of
+/// an item / a collection / a watch, APPLY for server-side apply, else the HTTP method.
+fn kube_verb(req: &Request) -> &'static str {
+    let collection = matches!(
+        parse_path(req.uri().path()),
+        Ok(Target::Resource(crate::request::ResourcePath {
+            name: None,
+            ..
+        }))
+    );
+    let query = crate::request::Query::parse(req.uri().query());
+    match *req.method() {
+        http::Method::GET if collection && query.flag("watch") => "WATCH",
+        http::Method::GET if collection => "LIST",
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::PATCH => {
+            let ct = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            if ct.is_some_and(|c| c.starts_with("application/apply-patch")) {
+                "APPLY"
+            } else {
+                "PATCH"
+            }
+        }
+        http::Method::DELETE if collection => "DELETECOLLECTION",
+        http::Method::DELETE => "DELETE",
+        _ => "OTHER",
+    }
 }
 
 async fn route(space: &Arc<Space>, req: Request) -> ApiResult<Response> {

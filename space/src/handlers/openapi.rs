@@ -80,7 +80,12 @@ fn document(space: &Space, group: &str, version: &str) -> Doc {
     let resources = space.registry.catalog().in_group_version(group, version);
     let custom = resources.iter().any(|r| r.is_custom());
     let key = gv_path(group, version);
-    if !custom && let Some(d) = builtin_cache() .lock() .unwrap_or_else(|e| e.into_inner()) .get(&key) {
+    if !custom
+        && let Some(d) = builtin_cache()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+    {
         return d.clone();
     }
     let doc = build_document(group, version, &resources);

@@ -228,7 +228,9 @@ fn write_options(q: &Query, headers: &HeaderMap) -> ApiResult<WriteOptions> {
                 .map(|ua| ua.split('/').next().unwrap_or(ua).to_string())
                 .filter(|s| !s.is_empty())
         });
-    if let Some(m) = &field_manager && m.len() > 128 {
+    if let Some(m) = &field_manager
+        && m.len() > 128
+    {
         return Err(ApiError::bad_request(
             "fieldManager: Too long: may not be more than 128 bytes",
         ));

@@ -161,7 +161,9 @@ fn mutate_crd(old: Option<&Value>, obj: &mut Value) {
     if old.is_none() {
         let m = meta_mut(obj);
         let fins = m.entry("finalizers").or_insert_with(|| json!([]));
-        if let Some(a) = fins.as_array_mut() && !a.iter().any(|f| f == CRD_CLEANUP_FINALIZER) {
+        if let Some(a) = fins.as_array_mut()
+            && !a.iter().any(|f| f == CRD_CLEANUP_FINALIZER)
+        {
             a.push(json!(CRD_CLEANUP_FINALIZER));
         }
     }
@@ -181,7 +183,12 @@ fn mutate_crd(old: Option<&Value>, obj: &mut Value) {
     let mut stored: Vec<Value> = old
         .and_then(|o| o["status"]["storedVersions"].as_array().cloned())
         .unwrap_or_default();
-    if let Some(storage) = obj["spec"]["versions"] .as_array() .and_then(|vs| vs.iter().find(|v| v["storage"].as_bool() == Some(true))) .map(|v| v["name"].clone()) && !stored.contains(&storage) {
+    if let Some(storage) = obj["spec"]["versions"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["storage"].as_bool() == Some(true)))
+        .map(|v| v["name"].clone())
+        && !stored.contains(&storage)
+    {
         stored.push(storage);
     }
     let old_conditions = old
@@ -250,7 +257,9 @@ pub(super) fn validate(
     if r.group == "apiextensions.k8s.io" && r.resource == "customresourcedefinitions" {
         errs.extend(validate_crd(obj));
     }
-    if r.is_custom() && let Some(schema) = &r.schema {
+    if r.is_custom()
+        && let Some(schema) = &r.schema
+    {
         let mut body = obj.clone();
         if let Some(o) = body.as_object_mut() {
             o.remove("metadata");

@@ -44,7 +44,9 @@ impl DeleteOptions {
         if query.get("dryRun") == Some("All") {
             o.dry_run = true;
         }
-        if let Some(p) = &o.propagation && !matches!(p.as_str(), "Background" | "Foreground" | "Orphan") {
+        if let Some(p) = &o.propagation
+            && !matches!(p.as_str(), "Background" | "Foreground" | "Orphan")
+        {
             return Err(ApiError::bad_request(format!(
                 "propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
             )));
@@ -68,7 +70,9 @@ impl Space {
                 return Err(ApiError::not_found(&r.group, &r.resource, name));
             };
             let old = cur.value();
-            if let Some(uid) = &opts.precondition_uid && Some(uid.as_str()) != old["metadata"]["uid"].as_str() {
+            if let Some(uid) = &opts.precondition_uid
+                && Some(uid.as_str()) != old["metadata"]["uid"].as_str()
+            {
                 return Err(ApiError::conflict_msg(
                     &r.group,
                     &r.resource,
@@ -79,7 +83,9 @@ impl Space {
                     ),
                 ));
             }
-            if let Some(rv) = &opts.precondition_rv && *rv != cur.rv.to_string() {
+            if let Some(rv) = &opts.precondition_rv
+                && *rv != cur.rv.to_string()
+            {
                 return Err(ApiError::conflict_msg(
                     &r.group,
                     &r.resource,

@@ -69,7 +69,9 @@ impl ListOptions {
 
     /// True if the stored object passes both selectors.
     pub fn matches(&self, r: &ResourceInfo, obj: &StoredObject) -> bool {
-        if let Some(ls) = &self.label_selector && !ls.matches(&obj.meta.labels) {
+        if let Some(ls) = &self.label_selector
+            && !ls.matches(&obj.meta.labels)
+        {
             return false;
         }
         if let Some(fs) = &self.field_selector {

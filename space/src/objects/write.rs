@@ -71,7 +71,7 @@ impl Space {
             .to_string();
         let key = ObjectKey::new(&r.group_resource(), namespace, &name);
         if r.namespaced {
-            self.check_namespace_accepts(namespace)?;
+            self.check_namespace_accepts(r, namespace, &name)?;
         }
         self.prepare_create(r, &mut obj)?;
         self.finish(r, None, &mut obj, Subresource::Main)?;
@@ -147,11 +147,11 @@ impl Space {
         sub: Subresource,
     ) -> ApiResult<WriteOutcome> {
         if kind == PatchType::Strategic && r.is_custom() {
-            return Err(ApiError::unsupported_media_type(format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; application/strategic-merge-patch+json is not supported by {}, Kind={}",
-                r.api_version(),
-                r.kind
-            )));
+            // kubectl prefixes this with "application/strategic-merge-patch+json is not
+            // supported by <gvk>" itself.
+            return Err(ApiError::unsupported_media_type(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            ));
         }
         if sub == Subresource::Scale {
             return self
@@ -172,7 +172,9 @@ impl Space {
             .guaranteed_update(r, namespace, name, None, opts, sub, |old| {
                 let patched = apply_patch(kind, old, &patch, &schema)?;
                 // A resourceVersion in the patch is a precondition.
-                if let Some(rv) = patched["metadata"]["resourceVersion"].as_str() && Some(rv) != old["metadata"]["resourceVersion"].as_str() {
+                if let Some(rv) = patched["metadata"]["resourceVersion"].as_str()
+                    && Some(rv) != old["metadata"]["resourceVersion"].as_str()
+                {
                     return Err(ApiError::conflict(&r.group, &r.resource, name));
                 }
                 Ok(patched)
@@ -200,7 +202,9 @@ impl Space {
             let Some(cur) = self.store.get(&key) else {
                 return Err(ApiError::not_found(&r.group, &r.resource, name));
             };
-            if let Some(want) = wanted_rv && want != cur.rv {
+            if let Some(want) = wanted_rv
+                && want != cur.rv
+            {
                 return Err(ApiError::conflict(&r.group, &r.resource, name));
             }
             let old = cur.value();
@@ -329,13 +333,15 @@ impl Space {
                 }
                 // Create through apply.
                 let mut cfg = config.clone();
-                if r.has_status && let Some(o) = cfg.as_object_mut() {
+                if r.has_status
+                    && let Some(o) = cfg.as_object_mut()
+                {
                     o.remove("status");
                 }
                 let mut obj = apply::apply(None, &cfg, &aopts(now()), &schema)
                     .map_err(|e| apply_error(e, r, name))?;
                 if r.namespaced {
-                    self.check_namespace_accepts(namespace)?;
+                    self.check_namespace_accepts(r, namespace, name)?;
                 }
                 self.prepare_create(r, &mut obj)?;
                 self.finish(r, None, &mut obj, Subresource::Main)?;
@@ -386,7 +392,9 @@ impl Space {
                     }
                 }
             }
-            if let Some(rv) = cfg["metadata"]["resourceVersion"].as_str() && rv != cur.rv.to_string() {
+            if let Some(rv) = cfg["metadata"]["resourceVersion"].as_str()
+                && rv != cur.rv.to_string()
+            {
                 return Err(ApiError::conflict(&r.group, &r.resource, name));
             }
             let applied = apply::apply(Some(&old), &cfg, &aopts(now()), &schema)
@@ -516,7 +524,7 @@ impl Space {
     /// status, for resources with a status subresource). Runs after defaulting so that
     /// re-defaulted fields do not count as changes.
     fn bump_generation(&self, r: &ResourceInfo, old: &Value, new: &mut Value) {
-        if spec_changed(old, new, r.has_status) {
+        if crate::defaults::tracks_generation(r) && spec_changed(old, new, r.has_status) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             meta_mut(new).insert("generation".into(), json!(g));
         }
@@ -540,8 +548,11 @@ impl Space {
             admission::mutate(self, r, old, obj)?;
             crate::defaults::apply(r, obj);
         }
-        if let Some(schema) = &r.schema && r.is_custom() {
-            structural::apply_defaults(obj, schema);
+        if let Some(schema) = &r.schema {
+            if r.is_custom() {
+                structural::apply_defaults(obj, schema);
+            }
+            // Built-ins: what kube's typed decoder drops; custom resources: structural pruning.
             structural::prune(obj, schema);
         }
         admission::validate(self, r, old, obj)
@@ -549,22 +560,29 @@ impl Space {
 
     /// Metadata only a create sets.
     fn prepare_create(&self, r: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
-        if r.has_status && let Some(o) = obj.as_object_mut() {
+        if r.has_status
+            && let Some(o) = obj.as_object_mut()
+        {
             o.remove("status");
         }
+        crate::defaults::initial_status(r, obj);
         let m = meta_mut(obj);
+        // managedFields sent with a create are kept, as kube does (`record_update` decides).
         for k in [
             "deletionTimestamp",
             "deletionGracePeriodSeconds",
             "resourceVersion",
             "selfLink",
-            "managedFields",
         ] {
             m.remove(k);
         }
         m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         m.insert("creationTimestamp".into(), json!(now()));
-        m.insert("generation".into(), json!(1));
+        if crate::defaults::tracks_generation(r) {
+            m.insert("generation".into(), json!(1));
+        } else {
+            m.remove("generation");
+        }
         Ok(())
     }
 
@@ -581,13 +599,19 @@ impl Space {
                 "the request body must be a JSON object",
             ));
         }
-        if let Some(av) = obj.get("apiVersion").and_then(Value::as_str) && !av.is_empty() && av != r.api_version() {
+        if let Some(av) = obj.get("apiVersion").and_then(Value::as_str)
+            && !av.is_empty()
+            && av != r.api_version()
+        {
             return Err(ApiError::bad_request(format!(
                 "the API version in the data ({av}) does not match the expected API version ({})",
                 r.api_version()
             )));
         }
-        if let Some(k) = obj.get("kind").and_then(Value::as_str) && !k.is_empty() && k != r.kind {
+        if let Some(k) = obj.get("kind").and_then(Value::as_str)
+            && !k.is_empty()
+            && k != r.kind
+        {
             return Err(ApiError::bad_request(format!(
                 "the kind in the data ({k}) does not match the expected kind ({})",
                 r.kind
@@ -689,7 +713,12 @@ impl Space {
     }
 
     /// A namespaced create needs an existing, active namespace.
-    pub(crate) fn check_namespace_accepts(&self, namespace: &str) -> ApiResult<()> {
+    pub(crate) fn check_namespace_accepts(
+        &self,
+        r: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+    ) -> ApiResult<()> {
         let gr = crate::registry::GroupResource {
             group: String::new(),
             resource: "namespaces".into(),
@@ -697,8 +726,10 @@ impl Space {
         match self.store.get(&ObjectKey::new(&gr, "", namespace)) {
             None => Err(ApiError::not_found("", "namespaces", namespace)),
             Some(ns) if ns.meta.deleting => Err(ApiError::forbidden(format!(
-                "unable to create new content in namespace {namespace} because it is being terminated"
-            ))),
+                "{} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+                crate::error::qualified(&r.group, &r.resource)
+            ))
+            .with_details(&r.group, &r.resource, name)),
             Some(_) => Ok(()),
         }
     }
@@ -746,7 +777,9 @@ impl Space {
                 let current = scale_of(r, old);
                 let wanted = match &w {
                     ScaleWrite::Replace(s) => {
-                        if let Some(rv) = s["metadata"]["resourceVersion"].as_str() && Some(rv) != old["metadata"]["resourceVersion"].as_str() {
+                        if let Some(rv) = s["metadata"]["resourceVersion"].as_str()
+                            && Some(rv) != old["metadata"]["resourceVersion"].as_str()
+                        {
                             return Err(ApiError::conflict(&r.group, &r.resource, name));
                         }
                         s.clone()
@@ -827,7 +860,9 @@ fn scale_of(r: &ResourceInfo, obj: &Value) -> Value {
     if let Some(s) = selector {
         scale["status"]["selector"] = json!(s);
     }
-    if m["namespace"].is_null() && let Some(o) = scale["metadata"].as_object_mut() {
+    if m["namespace"].is_null()
+        && let Some(o) = scale["metadata"].as_object_mut()
+    {
         o.remove("namespace");
     }
     scale

@@ -305,7 +305,9 @@ impl Store {
         let mut items = Vec::new();
         let mut remaining = 0usize;
         for ((ns, _), obj) in t.range((start, std::ops::Bound::Unbounded)) {
-            if let Some(want) = namespace && ns != want {
+            if let Some(want) = namespace
+                && ns != want
+            {
                 break;
             }
             if !filter(obj) {

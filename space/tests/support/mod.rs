@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+pub mod manifests;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -57,6 +60,37 @@ impl TestSpace {
     /// Runs a future on the space's runtime.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.as_ref().expect("runtime").block_on(f)
+    }
+
+    /// `127.0.0.1:PORT`
+    pub fn addr(&self) -> String {
+        self.running().addr.to_string()
+    }
+
+    /// A raw HTTP request to the space.
+    pub fn request<'a>(&self, addr: &'a str, method: &'a str, path: &'a str) -> http::Request<'a> {
+        http::Request::new(addr, method, path)
+    }
+
+    /// How many requests with this verb (LIST, WATCH, APPLY, ...) got this status code.
+    pub fn requests(&self, verb: &str, code: u16) -> u64 {
+        let text = self.running().space.metrics.render();
+        let label = format!("space_apiserver_requests_total{{verb=\"{verb}\",code=\"{code}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&label))
+            .map(|n| n.trim().parse().expect("counter"))
+            .unwrap_or(0)
+    }
+
+    /// A kube-rs client for the space (built from its kubeconfig).
+    pub fn kube_client(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
+        self.block_on(async {
+            let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .expect("kube config");
+            kube::Client::try_from(cfg).expect("kube client")
+        })
     }
 
     /// kubectl of a given minor version, with its own cache directory.
@@ -154,6 +188,24 @@ impl Kubectl {
         o.stdout
     }
 
+    /// Applies a manifest given as text (`kubectl apply -f - ARGS`); returns stdout.
+    pub fn apply(&self, manifest: &str, extra: &[&str]) -> String {
+        let mut args = vec!["apply", "-f", "-"];
+        args.extend_from_slice(extra);
+        self.ok_stdin(&args, manifest)
+    }
+
+    /// Like `run_stdin`, expecting failure; returns stderr.
+    pub fn fails_stdin(&self, args: &[&str], input: &str) -> String {
+        let o = self.run_stdin(args, input);
+        assert!(
+            !o.ok,
+            "kubectl {args:?} unexpectedly succeeded:\n{}",
+            o.stdout
+        );
+        o.stderr
+    }
+
     /// Runs kubectl expecting failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let o = self.run(args);
@@ -180,6 +232,43 @@ fn to_out(o: Output) -> Out {
         ok: o.status.success(),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// The kubectl versions every check runs with: 1.31 sends JSON bodies, 1.33 protobuf.
+pub const KUBECTLS: [u32; 2] = [31, 33];
+
+/// The whitespace-separated cells of the line of `table` whose first cell is `first`.
+pub fn row(table: &str, first: &str) -> Option<Vec<String>> {
+    table
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
+        .find(|cells| cells.first().is_some_and(|c| c == first))
+}
+
+/// Sorted non-empty lines.
+pub fn lines(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
+
+/// Polls `f` until it returns `Some` or `secs` pass.
+pub fn eventually<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
