@@ -1,0 +1,420 @@
+//! Conditions of a BindingPolicy and of its Binding, written by server-side apply of
+//! `status.conditions` only (so the binding and transport controllers' `observedGeneration` and
+//! `errors` stay theirs), and only once those controllers have given the object a status (its
+//! schema requires `observedGeneration`).
+//!
+//! * `StatusCollectorsAvailable` (upstream): `True/ReconcileSuccess/"All StatusCollector(s) are
+//!   available"`, or `False/ReconcileError/"Missing StatusCollector(s) [a b]"` naming (sorted)
+//!   the collectors the Binding's objects reference that do not exist or are invalid.
+//! * `Synced` (ours): `True/ReconcileSuccess` when the transport controller has processed the
+//!   Binding's current generation without errors; else `False/ReconcileError` with the errors
+//!   or what is awaited.
+//! * `Ready` (ours): `True/Available` when every object of the Binding is applied in every
+//!   destination (its ManifestWork's agent reports `Applied=True` for the current generation);
+//!   else `False/Unavailable` naming what is not (yet) applied, with the agent's message.
+//!
+//! `lastTransitionTime` changes only when a condition's status, reason or message changes.
+
+use std::collections::BTreeSet;
+
+use super::collectors::{self, CollectorState};
+use super::index::{Index, destinations, entries};
+use super::keys::{ObjKey, Work};
+use super::writer::{Op, Target};
+use super::{Shared, lock};
+use crate::api::conditions::set_condition;
+use crate::api::{Binding, Condition};
+
+/// Condition type: the referenced StatusCollectors all exist and are valid.
+pub const STATUS_COLLECTORS_AVAILABLE: &str = "StatusCollectorsAvailable";
+/// Condition type: the transport controller processed the current Binding.
+pub const SYNCED: &str = "Synced";
+/// Condition type: everything is applied in every destination.
+pub const READY: &str = "Ready";
+/// At most this many problems are named in the `Ready` message.
+const MAX_NAMED: usize = 5;
+
+/// Formats names like Go's `fmt` prints a `[]string`.
+fn go_list(names: &[String]) -> String {
+    format!("[{}]", names.join(" "))
+}
+
+/// `StatusCollectorsAvailable`, given the missing collectors.
+pub fn collectors_condition(missing: &[String]) -> Condition {
+    if missing.is_empty() {
+        Condition::new(
+            STATUS_COLLECTORS_AVAILABLE,
+            true,
+            "ReconcileSuccess",
+            "All StatusCollector(s) are available",
+        )
+    } else {
+        Condition::new(
+            STATUS_COLLECTORS_AVAILABLE,
+            false,
+            "ReconcileError",
+            format!("Missing StatusCollector(s) {}", go_list(missing)),
+        )
+    }
+}
+
+/// `Synced`, from the Binding.
+pub fn synced_condition(b: Option<&Binding>) -> Condition {
+    let Some(b) = b else {
+        return Condition::new(
+            SYNCED,
+            false,
+            "ReconcileError",
+            "The Binding has not been created yet",
+        );
+    };
+    let status = b.status.clone().unwrap_or_default();
+    if !status.errors.is_empty() {
+        return Condition::new(SYNCED, false, "ReconcileError", status.errors.join("; "));
+    }
+    if b.status.is_none() || Some(status.observed_generation) != b.metadata.generation {
+        return Condition::new(
+            SYNCED,
+            false,
+            "ReconcileError",
+            "The transport controller has not processed the latest Binding yet",
+        );
+    }
+    Condition::new(SYNCED, true, "ReconcileSuccess", "The Binding is synced")
+}
+
+/// `Ready`, from the Binding and what the agents reported on its ManifestWorks.
+pub fn ready_condition(ix: &Index, b: Option<&Binding>) -> Condition {
+    let Some(b) = b else {
+        return Condition::new(
+            READY,
+            false,
+            "Unavailable",
+            "The Binding has not been created yet",
+        );
+    };
+    let name = b.metadata.name.clone().unwrap_or_default();
+    if b.status
+        .as_ref()
+        .is_none_or(|s| Some(s.observed_generation) != b.metadata.generation)
+    {
+        return Condition::new(
+            READY,
+            false,
+            "Unavailable",
+            "Waiting for the transport controller to deliver the latest Binding",
+        );
+    }
+    let objects: Vec<ObjKey> = entries(b).into_keys().collect();
+    let dests = destinations(b);
+    let mut problems: Vec<String> = Vec::new();
+    for wec in &dests {
+        let mws: Vec<_> = ix
+            .manifestworks
+            .iter()
+            .filter(|((ns, _), mw)| ns == wec && mw.binding.as_deref() == Some(name.as_str()))
+            .map(|(_, mw)| mw)
+            .collect();
+        if mws.iter().any(|mw| !mw.observed()) {
+            problems.push(format!(
+                "{wec}: the agent has not reported on the latest ManifestWork yet"
+            ));
+            continue;
+        }
+        for mw in &mws {
+            if let Some(d) = mw.condition("Degraded").filter(|c| c.status == "True") {
+                problems.push(format!("{wec}: {}", d.message));
+            }
+        }
+        let degraded = mws
+            .iter()
+            .any(|mw| mw.condition("Degraded").is_some_and(|c| c.status == "True"));
+        for key in &objects {
+            let state = mws
+                .iter()
+                .flat_map(|mw| mw.manifests.iter())
+                .find(|m| m.key == *key);
+            match state {
+                Some(m) if m.applied == Some(true) => {}
+                // The Degraded message already names the failed manifests.
+                Some(_) if degraded => {}
+                Some(m) if !m.message.is_empty() => {
+                    problems.push(format!("{wec}: {key}: {}", m.message))
+                }
+                _ => problems.push(format!("{wec}: {key} is not applied yet")),
+            }
+        }
+    }
+    if problems.is_empty() {
+        let msg = format!(
+            "All {} object(s) are applied in {} WEC(s)",
+            objects.len(),
+            dests.len()
+        );
+        return Condition::new(READY, true, "Available", msg);
+    }
+    let total = problems.len();
+    problems.truncate(MAX_NAMED);
+    let mut msg = problems.join("; ");
+    if total > MAX_NAMED {
+        msg.push_str(&format!("; and {} more", total - MAX_NAMED));
+    }
+    Condition::new(READY, false, "Unavailable", msg)
+}
+
+/// `conditions` with `new` set in, keeping transition times of unchanged ones.
+fn merged(conditions: &[Condition], new: &[Condition]) -> Vec<Condition> {
+    let mut out = conditions.to_vec();
+    for c in new {
+        set_condition(&mut out, c.clone());
+    }
+    out
+}
+
+/// Makes the conditions of BindingPolicy `name` and of Binding `name` what they should be.
+pub(super) async fn reconcile(sh: &Shared, name: &str) -> Result<(), String> {
+    let (policy, binding) = {
+        let ix = lock(&sh.index);
+        (
+            ix.policies.get(name).cloned(),
+            ix.bindings.get(name).cloned(),
+        )
+    };
+    if policy.is_none() && binding.is_none() {
+        return Ok(());
+    }
+    let referenced: BTreeSet<String> = binding
+        .as_deref()
+        .map(|b| {
+            entries(b)
+                .into_values()
+                .flat_map(|e| e.modulation.status_collectors)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut missing = Vec::new();
+    for c in &referenced {
+        match collectors::state(sh, c) {
+            CollectorState::Ready(_) => {}
+            CollectorState::Missing | CollectorState::Invalid(_) => missing.push(c.clone()),
+            CollectorState::Pending(why) => {
+                return Err(format!(
+                    "StatusCollector {c}: waiting for its plugin: {why}"
+                ));
+            }
+        }
+    }
+    let wanted = {
+        let ix = lock(&sh.index);
+        vec![
+            collectors_condition(&missing),
+            synced_condition(binding.as_deref()),
+            ready_condition(&ix, binding.as_deref()),
+        ]
+    };
+    let origin = Work::Policy(name.to_string());
+    if let Some(p) = policy.as_deref()
+        && let Some(status) = &p.status
+    {
+        let conditions = merged(&status.conditions, &wanted);
+        let in_sync = conditions == status.conditions;
+        let op = Op::Conditions {
+            policy: true,
+            name: name.to_string(),
+            conditions,
+        };
+        sh.writer
+            .reconcile(
+                &sh.stats,
+                Target::PolicyConditions(name.to_string()),
+                op,
+                in_sync,
+                origin.clone(),
+            )
+            .await;
+    }
+    if let Some(b) = binding.as_deref()
+        && let Some(status) = &b.status
+    {
+        let conditions = merged(&status.conditions, &wanted);
+        let in_sync = conditions == status.conditions;
+        let op = Op::Conditions {
+            policy: false,
+            name: name.to_string(),
+            conditions,
+        };
+        sh.writer
+            .reconcile(
+                &sh.stats,
+                Target::BindingConditions(name.to_string()),
+                op,
+                in_sync,
+                origin,
+            )
+            .await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::index::{ManifestState, MwEntry};
+    use serde_json::json;
+
+    fn binding(generation: i64, observed: Option<i64>, errors: &[&str]) -> Binding {
+        let mut v = json!({
+            "apiVersion": "control.kubestellar.io/v1alpha1", "kind": "Binding",
+            "metadata": {"name": "bp", "generation": generation},
+            "spec": {"destinations": [{"clusterId": "c1"}, {"clusterId": "c2"}],
+                "workload": {"namespaceScope": [{"group": "apps", "version": "v1", "resource": "deployments", "namespace": "ns", "name": "d", "resourceVersion": "1"}]}},
+        });
+        if let Some(o) = observed {
+            v["status"] = json!({"observedGeneration": o, "errors": errors});
+        }
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn collectors_condition_texts_are_upstreams() {
+        let c = collectors_condition(&[]);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str(), c.message.as_str()),
+            (
+                "True",
+                "ReconcileSuccess",
+                "All StatusCollector(s) are available"
+            )
+        );
+        let c = collectors_condition(&["a".into(), "b".into()]);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str(), c.message.as_str()),
+            (
+                "False",
+                "ReconcileError",
+                "Missing StatusCollector(s) [a b]"
+            )
+        );
+    }
+
+    #[test]
+    fn synced_follows_the_transport_controller() {
+        assert_eq!(synced_condition(None).status, "False");
+        assert_eq!(
+            synced_condition(Some(&binding(2, None, &[]))).status,
+            "False"
+        );
+        assert_eq!(
+            synced_condition(Some(&binding(2, Some(1), &[]))).status,
+            "False"
+        );
+        let c = synced_condition(Some(&binding(2, Some(2), &["template error in c1"])));
+        assert_eq!(
+            (c.status.as_str(), c.message.as_str()),
+            ("False", "template error in c1")
+        );
+        let c = synced_condition(Some(&binding(2, Some(2), &[])));
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("True", "ReconcileSuccess")
+        );
+    }
+
+    fn mw(
+        binding: &str,
+        generation: i64,
+        applied: Option<bool>,
+        degraded: Option<&str>,
+    ) -> MwEntry {
+        let mut conditions = vec![Condition {
+            observed_generation: Some(generation),
+            ..Condition::new("Applied", applied == Some(true), "x", "")
+        }];
+        if let Some(m) = degraded {
+            conditions.push(Condition {
+                observed_generation: Some(generation),
+                ..Condition::new("Degraded", true, "ApplyFailed", m)
+            });
+        }
+        MwEntry {
+            binding: Some(binding.into()),
+            generation,
+            conditions,
+            manifests: applied
+                .map(|a| {
+                    vec![ManifestState {
+                        key: ObjKey::new("apps", "deployments", "ns", "d"),
+                        applied: Some(a),
+                        message: String::new(),
+                    }]
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn ready_needs_every_object_applied_everywhere() {
+        let b = binding(2, Some(2), &[]);
+        let mut ix = Index::default();
+        let c = ready_condition(&ix, Some(&b));
+        assert_eq!(c.status, "False");
+        assert_eq!(
+            c.message,
+            "c1: apps/deployments(ns/d) is not applied yet; c2: apps/deployments(ns/d) is not applied yet"
+        );
+        ix.manifestwork_changed(
+            ("c1".into(), "m".into()),
+            Some(mw("bp", 1, Some(true), None)),
+        );
+        ix.manifestwork_changed(
+            ("c2".into(), "m".into()),
+            Some(mw(
+                "bp",
+                1,
+                Some(false),
+                Some("1 of 1 manifests failed: forbidden"),
+            )),
+        );
+        let c = ready_condition(&ix, Some(&b));
+        assert_eq!(
+            (c.status.as_str(), c.message.as_str()),
+            ("False", "c2: 1 of 1 manifests failed: forbidden")
+        );
+        ix.manifestwork_changed(
+            ("c2".into(), "m".into()),
+            Some(mw("bp", 1, Some(true), None)),
+        );
+        let c = ready_condition(&ix, Some(&b));
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str(), c.message.as_str()),
+            (
+                "True",
+                "Available",
+                "All 1 object(s) are applied in 2 WEC(s)"
+            )
+        );
+        // A ManifestWork the agent has not reported on yet.
+        let mut pending = mw("bp", 2, Some(true), None);
+        pending.conditions[0].observed_generation = Some(1);
+        ix.manifestwork_changed(("c2".into(), "m".into()), Some(pending));
+        assert_eq!(ready_condition(&ix, Some(&b)).status, "False");
+        // The transport controller has not processed the Binding.
+        assert_eq!(
+            ready_condition(&ix, Some(&binding(3, Some(2), &[]))).status,
+            "False"
+        );
+    }
+
+    #[test]
+    fn merging_keeps_unchanged_transition_times() {
+        let old = vec![Condition {
+            last_transition_time: "2020-01-01T00:00:00Z".into(),
+            ..collectors_condition(&[])
+        }];
+        let m = merged(&old, &[collectors_condition(&[]), synced_condition(None)]);
+        assert_eq!(m[0].last_transition_time, "2020-01-01T00:00:00Z");
+        assert_eq!(m.len(), 2);
+        let m = merged(&old, &[collectors_condition(&["x".into()])]);
+        assert_ne!(m[0].last_transition_time, "2020-01-01T00:00:00Z");
+    }
+}
