@@ -206,13 +206,14 @@ impl ApiError {
     /// The `Status` object for this error.
     pub fn status(&self) -> Value {
         let mut details = serde_json::Map::new();
-        if let Some(n) = &self.details.name {
+        // Go's omitempty: empty strings are left out (the core group has no `group`).
+        if let Some(n) = self.details.name.as_ref().filter(|n| !n.is_empty()) {
             details.insert("name".into(), json!(n));
         }
-        if let Some(g) = &self.details.group {
+        if let Some(g) = self.details.group.as_ref().filter(|g| !g.is_empty()) {
             details.insert("group".into(), json!(g));
         }
-        if let Some(k) = &self.details.kind {
+        if let Some(k) = self.details.kind.as_ref().filter(|k| !k.is_empty()) {
             details.insert("kind".into(), json!(k));
         }
         if !self.details.causes.is_empty() {

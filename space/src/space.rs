@@ -24,6 +24,8 @@ pub struct SpaceConfig {
     pub max_body_bytes: usize,
     /// The Kubernetes minor version reported by `/version`.
     pub kube_minor: u32,
+    /// How often an idle watch that allows bookmarks gets one.
+    pub bookmark_interval: std::time::Duration,
     /// Answer aggregated discovery (`apidiscovery.k8s.io`) when asked; off, clients fall back
     /// to the legacy per-group-version documents.
     pub aggregated_discovery: bool,
@@ -41,6 +43,7 @@ impl SpaceConfig {
             max_body_bytes: 3 * 1024 * 1024,
             kube_minor: 33,
             aggregated_discovery: true,
+            bookmark_interval: std::time::Duration::from_secs(15),
         }
     }
 }
@@ -57,6 +60,8 @@ pub struct Space {
     pub started: Instant,
     /// Request counters.
     pub metrics: crate::metrics::Metrics,
+    /// Snapshots of lists being paged.
+    pub continuations: crate::objects::continuation::Continuations,
 }
 
 impl Space {
@@ -69,6 +74,7 @@ impl Space {
             registry: Registry::new(),
             started: Instant::now(),
             metrics: crate::metrics::Metrics::default(),
+            continuations: Default::default(),
         });
         space.refresh_crds();
         Ok(space)

@@ -106,11 +106,9 @@ fn check_42_watcher_and_expired_resource_version() {
         }
         let (lists, watch_410) = (s.requests("LIST", 200), s.requests("WATCH", 410));
         // The next re-watch (within about a second) starts from an expired version.
-        let err = loop {
-            match next_event(&mut stream).await {
-                Err(e) => break e,
-                Ok(e) => panic!("expected the expiry error first, got {}", describe(&e)),
-            }
+        let err = match next_event(&mut stream).await {
+            Err(e) => e,
+            Ok(e) => panic!("expected the expiry error first, got {}", describe(&e)),
         };
         let text = format!("{err:?}");
         assert!(text.contains("410") && text.contains("Expired"), "{text}");

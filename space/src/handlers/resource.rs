@@ -130,7 +130,7 @@ pub async fn serve(space: &Arc<Space>, rp: ResourcePath, req: Request) -> ApiRes
                 namespace,
                 &ListOptions {
                     limit: 0,
-                    continue_after: None,
+                    continue_token: None,
                     ..lopts
                 },
             )?;

@@ -22,7 +22,6 @@ use crate::space::Space;
 use crate::store::{Event, EventType, StoredObject};
 use crate::table;
 
-const BOOKMARK_EVERY: Duration = Duration::from_secs(15);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
 struct Watch {
@@ -125,7 +124,7 @@ impl Watch {
                     self.namespace.as_deref(),
                     &ListOptions {
                         limit: 0,
-                        continue_after: None,
+                        continue_token: None,
                         ..self.opts.clone()
                     },
                 ) {
@@ -162,7 +161,12 @@ impl Watch {
             }
         }
         let mut rx = sub.rx;
-        let mut tick = tokio::time::interval(BOOKMARK_EVERY);
+        let mut tick = tokio::time::interval(
+            self.space
+                .config
+                .bookmark_interval
+                .max(Duration::from_millis(10)),
+        );
         tick.tick().await;
         loop {
             tokio::select! {

@@ -3,6 +3,7 @@
 //! admission of special kinds, validation, managed fields, no-op detection.
 
 pub(crate) mod admission;
+pub mod continuation;
 pub(crate) mod delete;
 mod read;
 mod write;

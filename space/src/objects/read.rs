@@ -1,9 +1,9 @@
 //! Reads: get, and list with label/field selectors and `limit`/`continue` pagination.
 
-use base64::Engine;
 use kubestellar_apimachinery::selectors::{self, FieldSelector, LabelSelector};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::continuation::Token;
 use crate::error::{ApiError, ApiResult};
 use crate::registry::ResourceInfo;
 use crate::request::Query;
@@ -13,18 +13,25 @@ use crate::store::{ObjectKey, StoredObject};
 /// Parsed list/watch options.
 #[derive(Clone, Debug, Default)]
 pub struct ListOptions {
+    /// `labelSelector`
     pub label_selector: Option<LabelSelector>,
+    /// `fieldSelector`
     pub field_selector: Option<FieldSelector>,
+    /// `limit` (0: everything).
     pub limit: usize,
-    /// (namespace, name) to continue after, and the resourceVersion of the first page.
-    pub continue_after: Option<(String, String, u64)>,
+    /// `continue`
+    pub continue_token: Option<Token>,
 }
 
 /// A page of a list.
 pub struct ListResult {
+    /// The page's objects.
     pub items: Vec<StoredObject>,
+    /// The list's resourceVersion (the first page's, for continued lists).
     pub rv: u64,
+    /// The token of the next page.
     pub continue_token: Option<String>,
+    /// Items after this page.
     pub remaining: Option<usize>,
 }
 
@@ -55,15 +62,15 @@ impl ListOptions {
             None => None,
         };
         let limit = q.uint("limit")?.unwrap_or(0) as usize;
-        let continue_after = match q.get("continue").filter(|c| !c.is_empty()) {
-            Some(c) => Some(decode_continue(c)?),
+        let continue_token = match q.get("continue").filter(|c| !c.is_empty()) {
+            Some(c) => Some(Token::decode(c)?),
             None => None,
         };
         Ok(ListOptions {
             label_selector,
             field_selector,
             limit,
-            continue_after,
+            continue_token,
         })
     }
 
@@ -136,26 +143,6 @@ fn field_value(_r: &ResourceInfo, v: &Value, field: &str) -> Option<String> {
     }
 }
 
-fn encode_continue(ns: &str, name: &str, rv: u64) -> String {
-    let raw = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": format!("{ns}/{name}")}).to_string();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-}
-
-fn decode_continue(token: &str) -> ApiResult<(String, String, u64)> {
-    let bad = || ApiError::bad_request(format!("continue key is not valid: {token:?}"));
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token.trim_end_matches('='))
-        .map_err(|_| bad())?;
-    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    let start = v["start"].as_str().ok_or_else(bad)?;
-    let (ns, name) = start.split_once('/').ok_or_else(bad)?;
-    Ok((
-        ns.to_string(),
-        name.to_string(),
-        v["rv"].as_u64().ok_or_else(bad)?,
-    ))
-}
-
 impl Space {
     /// One object.
     pub fn get_object(
@@ -176,56 +163,30 @@ impl Space {
         namespace: Option<&str>,
         opts: &ListOptions,
     ) -> ApiResult<ListResult> {
-        let after = opts
-            .continue_after
-            .as_ref()
-            .map(|(ns, n, _)| (ns.as_str(), n.as_str()));
-        let page = self
-            .store
-            .list(&r.group_resource(), namespace, after, opts.limit, &|o| {
-                opts.matches(r, o)
-            });
-        // A continued list reports the resourceVersion of its first page, like a snapshot.
-        let rv = opts
-            .continue_after
-            .as_ref()
-            .map(|(_, _, rv)| *rv)
-            .unwrap_or(page.rv);
-        let continue_token = match (page.remaining, page.items.last()) {
-            (Some(_), Some(last)) => {
-                let v = last.value();
-                let ns = v["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let name = v["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                Some(encode_continue(&ns, &name, rv))
+        let gr = r.group_resource();
+        let (cut, rv) = match &opts.continue_token {
+            Some(t) => (
+                self.continuations
+                    .next_page(&gr, namespace, t, opts.limit)?,
+                t.rv,
+            ),
+            None => {
+                let all = self
+                    .store
+                    .list(&gr, namespace, None, 0, &|o| opts.matches(r, o));
+                let rv = all.rv;
+                (
+                    self.continuations
+                        .first_page(&gr, namespace, rv, all.items, opts.limit),
+                    rv,
+                )
             }
-            _ => None,
         };
         Ok(ListResult {
-            items: page.items,
+            items: cut.items,
             rv,
-            continue_token,
-            remaining: page.remaining,
+            continue_token: cut.next.map(|t| t.encode()),
+            remaining: cut.remaining,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn continue_tokens_round_trip() {
-        let t = encode_continue("ns1", "cm-3", 42);
-        assert_eq!(
-            decode_continue(&t).ok(),
-            Some(("ns1".into(), "cm-3".into(), 42))
-        );
-        assert!(decode_continue("garbage!").is_err());
     }
 }

@@ -1,0 +1,727 @@
+//! The HTTP API seen raw: bad input gets the Status error kube-apiserver gives (4xx, never a
+//! 5xx or a partial write), content negotiation, HTTP/2, OpenAPI shapes, and the watch protocol
+//! (bookmarks, timeouts, watch-list, selector transitions, expired versions as in-stream ERROR).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use support::TestSpace;
+use support::http::{Request, Response};
+
+/// kubectl 1.33's protobuf body for `ConfigMap cm1` (apimachinery's recorded fixture).
+const CONFIGMAP_PB: &[u8] = &[
+    0x6b, 0x38, 0x73, 0x00, 0x0a, 0x0f, 0x0a, 0x02, 0x76, 0x31, 0x12, 0x09, 0x43, 0x6f, 0x6e, 0x66,
+    0x69, 0x67, 0x4d, 0x61, 0x70, 0x12, 0x37, 0x0a, 0x13, 0x0a, 0x03, 0x63, 0x6d, 0x31, 0x12, 0x00,
+    0x1a, 0x00, 0x22, 0x00, 0x2a, 0x00, 0x32, 0x00, 0x38, 0x00, 0x42, 0x00, 0x12, 0x06, 0x0a, 0x01,
+    0x61, 0x12, 0x01, 0x62, 0x12, 0x09, 0x0a, 0x05, 0x65, 0x6d, 0x70, 0x74, 0x79, 0x12, 0x00, 0x1a,
+    0x0d, 0x0a, 0x03, 0x62, 0x69, 0x6e, 0x12, 0x06, 0x61, 0x62, 0x63, 0x00, 0x01, 0xff, 0x1a, 0x00,
+    0x22, 0x00,
+];
+
+const CMS: &str = "/api/v1/namespaces/default/configmaps";
+const PB: &str = "application/vnd.kubernetes.protobuf";
+
+/// Asserts a kube `Status` failure with this code and reason; returns its message.
+fn status(r: &Response, code: u16, reason: &str) -> String {
+    assert_eq!(r.status, code, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let s = r.json();
+    assert_eq!(
+        (
+            s["kind"].as_str(),
+            s["apiVersion"].as_str(),
+            s["status"].as_str()
+        ),
+        (Some("Status"), Some("v1"), Some("Failure")),
+        "{s}"
+    );
+    assert_eq!(s["code"], code, "{s}");
+    assert_eq!(s["reason"], reason, "{s}");
+    s["message"].as_str().unwrap_or_default().to_string()
+}
+
+/// The store's resourceVersion and the number of ConfigMaps in `default`.
+fn snapshot(addr: &str) -> (String, usize) {
+    let l = Request::new(addr, "GET", CMS).send().json();
+    (
+        l["metadata"]["resourceVersion"]
+            .as_str()
+            .expect("rv")
+            .to_string(),
+        l["items"].as_array().map_or(0, Vec::len),
+    )
+}
+
+fn cm(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"a": "b"}})
+}
+
+#[test]
+fn bad_bodies_get_kube_errors_and_write_nothing() {
+    let s = TestSpace::start();
+    let a = s.addr();
+    let a = a.as_str();
+    let before = snapshot(a);
+    let post = |ct: &str, body: &[u8]| {
+        Request::new(a, "POST", CMS)
+            .header("Content-Type", ct)
+            .body(body.to_vec())
+            .send()
+    };
+
+    status(
+        &post("application/json", b"{\"apiVersion\": \"v1\", "),
+        400,
+        "BadRequest",
+    );
+    status(&post("application/json", b"[1, 2]"), 400, "BadRequest");
+    status(
+        &post("application/json", b"\"a string\""),
+        400,
+        "BadRequest",
+    );
+    status(&post("application/json", b""), 400, "BadRequest");
+    status(
+        &post("application/yaml", b"metadata: [unclosed"),
+        400,
+        "BadRequest",
+    );
+    status(&post(PB, b"k8s\0\xff\xff\xff\xff\xff"), 400, "BadRequest");
+    status(&post(PB, &CONFIGMAP_PB[..40]), 400, "BadRequest");
+    status(&post(PB, b"not protobuf at all"), 400, "BadRequest");
+    let m = status(&post("text/plain", b"hello"), 415, "UnsupportedMediaType");
+    assert!(m.contains("application/json"), "{m}");
+    // A protobuf ConfigMap sent to the Secrets URL is the wrong kind.
+    let r = Request::new(a, "POST", "/api/v1/namespaces/default/secrets")
+        .header("Content-Type", PB)
+        .body(CONFIGMAP_PB.to_vec())
+        .send();
+    let m = status(&r, 400, "BadRequest");
+    assert!(m.contains("ConfigMap") && m.contains("Secret"), "{m}");
+    // JSON of the wrong kind, or for another namespace.
+    let mut wrong = cm("x");
+    wrong["kind"] = json!("Secret");
+    status(
+        &Request::new(a, "POST", CMS).json(&wrong).send(),
+        400,
+        "BadRequest",
+    );
+    let mut elsewhere = cm("x");
+    elsewhere["metadata"]["namespace"] = json!("kube-system");
+    let m = status(
+        &Request::new(a, "POST", CMS).json(&elsewhere).send(),
+        400,
+        "BadRequest",
+    );
+    assert!(m.contains("does not match the namespace"), "{m}");
+    // Unknown fields under Strict.
+    let mut unknown = cm("x");
+    unknown["dataz"] = json!({"a": "b"});
+    let m = status(
+        &Request::new(a, "POST", &format!("{CMS}?fieldValidation=Strict"))
+            .json(&unknown)
+            .send(),
+        400,
+        "BadRequest",
+    );
+    assert_eq!(m, "strict decoding error: unknown field \"dataz\"");
+    // Invalid names and labels: 422 with causes.
+    let r = Request::new(a, "POST", CMS).json(&cm("Not_A_Name")).send();
+    let m = status(&r, 422, "Invalid");
+    assert!(
+        m.starts_with(
+            "ConfigMap \"Not_A_Name\" is invalid: metadata.name: Invalid value: \"Not_A_Name\""
+        ),
+        "{m}"
+    );
+    assert_eq!(r.json()["details"]["causes"][0]["field"], "metadata.name");
+    let mut bad_label = cm("x");
+    bad_label["metadata"]["labels"] = json!({"ok": "not a valid value!"});
+    let r = Request::new(a, "POST", CMS).json(&bad_label).send();
+    status(&r, 422, "Invalid");
+    assert_eq!(r.json()["details"]["causes"][0]["field"], "metadata.labels");
+    let mut no_name = cm("x");
+    no_name["metadata"] = json!({});
+    status(
+        &Request::new(a, "POST", CMS).json(&no_name).send(),
+        422,
+        "Invalid",
+    );
+    // Oversized bodies.
+    let big = vec![b' '; 3 * 1024 * 1024 + 1];
+    status(
+        &post("application/json", &big),
+        413,
+        "RequestEntityTooLarge",
+    );
+    // Unknown resources, groups, versions and paths.
+    for p in [
+        "/api/v1/namespaces/default/gizmos",
+        "/apis/nope.io/v1/things",
+        "/api/v2/pods",
+        "/nothing/here",
+    ] {
+        let m = status(&Request::new(a, "GET", p).send(), 404, "NotFound");
+        assert_eq!(m, "the server could not find the requested resource");
+    }
+    // Methods a resource does not serve.
+    status(
+        &Request::new(a, "PUT", CMS).json(&cm("x")).send(),
+        405,
+        "MethodNotAllowed",
+    );
+    // Bad query parameters.
+    status(
+        &Request::new(a, "GET", &format!("{CMS}?labelSelector=a%20in%20(")).send(),
+        400,
+        "BadRequest",
+    );
+    status(
+        &Request::new(a, "GET", &format!("{CMS}?limit=abc")).send(),
+        400,
+        "BadRequest",
+    );
+    status(
+        &Request::new(a, "GET", &format!("{CMS}?continue=garbage")).send(),
+        400,
+        "BadRequest",
+    );
+    status(
+        &Request::new(a, "POST", &format!("{CMS}?fieldValidation=Maybe"))
+            .json(&cm("x"))
+            .send(),
+        400,
+        "BadRequest",
+    );
+    status(
+        &Request::new(a, "POST", &format!("{CMS}?dryRun=Some"))
+            .json(&cm("x"))
+            .send(),
+        400,
+        "BadRequest",
+    );
+    // Only protobuf acceptable: 406.
+    status(
+        &Request::new(a, "GET", CMS).header("Accept", PB).send(),
+        406,
+        "NotAcceptable",
+    );
+
+    assert_eq!(snapshot(a), before, "no write happened");
+    // The protobuf body itself is fine.
+    let r = post(PB, CONFIGMAP_PB);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let created = r.json();
+    assert_eq!(created["data"], json!({"a": "b", "empty": ""}));
+    assert_eq!(created["binaryData"]["bin"], "YWJjAAH/");
+}
+
+#[test]
+fn random_garbage_never_gets_a_server_error() {
+    let s = TestSpace::start();
+    let a = s.addr();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let paths = [
+        CMS.to_string(),
+        format!("{CMS}/c1"),
+        "/apis/apps/v1/namespaces/default/deployments".into(),
+        "/apis/apps/v1/namespaces/default/deployments/d1".into(),
+        "/apis/apps/v1/namespaces/default/deployments/d1/status".into(),
+        "/apis/apps/v1/namespaces/default/deployments/d1/scale".into(),
+        "/api/v1/namespaces".into(),
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".into(),
+    ];
+    Request::new(&a, "POST", CMS).json(&cm("c1")).send();
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d1"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    assert_eq!(
+        Request::new(&a, "POST", "/apis/apps/v1/namespaces/default/deployments")
+            .json(&d)
+            .send()
+            .status,
+        201
+    );
+    let cts = [
+        "application/json",
+        "application/yaml",
+        PB,
+        "application/merge-patch+json",
+        "application/json-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+    let fragments: [&[u8]; 10] = [
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b"\"metadata\":",
+        b"{\"spec\":{\"replicas\":",
+        b"null",
+        b"k8s\0",
+        b"\xff\x00\x12",
+        b"-1e999",
+    ];
+    for i in 0..400 {
+        let path = &paths[rng.random_range(0..paths.len())];
+        let method = ["POST", "PUT", "PATCH", "DELETE"][rng.random_range(0..4)];
+        let ct = cts[rng.random_range(0..cts.len())];
+        let mut body = Vec::new();
+        for _ in 0..rng.random_range(0..8) {
+            body.extend_from_slice(fragments[rng.random_range(0..fragments.len())]);
+            if rng.random_bool(0.3) {
+                body.push(rng.random());
+            }
+        }
+        if rng.random_bool(0.2) {
+            // Valid JSON of the wrong shape.
+            body = json!({"spec": [1, {"x": null}], "metadata": {"name": 5, "labels": [1]}, "status": "x"}).to_string().into_bytes();
+        }
+        let r = Request::new(&a, method, &format!("{path}?fieldManager=fuzz"))
+            .header("Content-Type", ct)
+            .body(body.clone())
+            .send();
+        assert!(
+            r.status < 500,
+            "request {i}: {method} {path} [{ct}] {:?} got {}: {}",
+            String::from_utf8_lossy(&body),
+            r.status,
+            r.text()
+        );
+    }
+    // The server still works.
+    assert_eq!(Request::new(&a, "GET", "/readyz").send().text(), "ok");
+}
+
+#[test]
+fn field_validation_modes_and_dry_run() {
+    let s = TestSpace::start();
+    let a = s.addr();
+    let mut unknown = cm("warned");
+    unknown["dataz"] = json!(1);
+    let r = Request::new(&a, "POST", &format!("{CMS}?fieldValidation=Warn"))
+        .json(&unknown)
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        r.header("warning"),
+        Some("299 - \"unknown field \\\"dataz\\\"\"")
+    );
+    assert!(r.json().get("dataz").is_none());
+    let mut unknown = cm("ignored");
+    unknown["dataz"] = json!(1);
+    let r = Request::new(&a, "POST", &format!("{CMS}?fieldValidation=Ignore"))
+        .json(&unknown)
+        .send();
+    assert_eq!((r.status, r.header("warning")), (201, None));
+    // Dry run: a full answer, no write, no RV bump.
+    let before = snapshot(&a);
+    let r = Request::new(&a, "POST", &format!("{CMS}?dryRun=All"))
+        .json(&cm("dry"))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(r.json()["metadata"]["uid"].is_string());
+    assert_eq!(snapshot(&a), before);
+    let r = Request::new(&a, "DELETE", &format!("{CMS}/warned?dryRun=All")).send();
+    assert_eq!(r.status, 200);
+    assert_eq!(snapshot(&a), before);
+}
+
+#[test]
+fn uid_timestamp_generation_and_conflicts() {
+    let s = TestSpace::start();
+    let a = s.addr();
+    let mut body = cm("c");
+    body["metadata"]["uid"] = json!("client-chosen");
+    body["metadata"]["resourceVersion"] = json!("12345");
+    body["metadata"]["creationTimestamp"] = json!("2001-01-01T00:00:00Z");
+    let created = Request::new(&a, "POST", CMS).json(&body).send().json();
+    let m = &created["metadata"];
+    assert_ne!(m["uid"], "client-chosen");
+    assert_ne!(m["creationTimestamp"], "2001-01-01T00:00:00Z");
+    assert!(
+        m.get("generation").is_none(),
+        "ConfigMaps have no generation: {m}"
+    );
+    // generateName
+    let r = Request::new(&a, "POST", CMS)
+        .json(&json!({"metadata": {"generateName": "gen-"}}))
+        .send();
+    assert_eq!(r.status, 201);
+    let name = r.json()["metadata"]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
+    // PUT with a stale RV: 409 with kube's message and details.
+    let mut stale = created.clone();
+    stale["data"] = json!({"x": "1"});
+    assert_eq!(
+        Request::new(&a, "PUT", &format!("{CMS}/c"))
+            .json(&stale)
+            .send()
+            .status,
+        200
+    );
+    let r = Request::new(&a, "PUT", &format!("{CMS}/c"))
+        .json(&stale)
+        .send();
+    let msg = status(&r, 409, "Conflict");
+    assert_eq!(
+        msg,
+        "Operation cannot be fulfilled on configmaps \"c\": the object has been modified; please apply your changes to the latest version and try again"
+    );
+    assert_eq!(
+        r.json()["details"],
+        json!({"name": "c", "kind": "configmaps"})
+    );
+    // uid and creationTimestamp cannot be changed by an update.
+    let mut cur = Request::new(&a, "GET", &format!("{CMS}/c")).send().json();
+    let uid = cur["metadata"]["uid"].clone();
+    cur["metadata"]["uid"] = json!("other");
+    let r = Request::new(&a, "PUT", &format!("{CMS}/c"))
+        .json(&cur)
+        .send();
+    assert!(
+        r.status == 422 || (r.status == 200 && r.json()["metadata"]["uid"] == uid),
+        "{}",
+        r.text()
+    );
+    // A merge patch carrying a stale resourceVersion is a conflict too.
+    let r = Request::new(&a, "PATCH", &format!("{CMS}/c"))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(json!({"metadata": {"resourceVersion": "1"}, "data": {"y": "2"}}).to_string())
+        .send();
+    status(&r, 409, "Conflict");
+    // Missing objects.
+    let m = status(
+        &Request::new(&a, "GET", &format!("{CMS}/nope")).send(),
+        404,
+        "NotFound",
+    );
+    assert_eq!(m, "configmaps \"nope\" not found");
+    // Server-side apply needs a field manager.
+    let r = Request::new(&a, "PATCH", &format!("{CMS}/c"))
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
+        .send();
+    status(&r, 422, "Invalid");
+}
+
+#[test]
+fn openapi_and_discovery_documents() {
+    let s = TestSpace::start();
+    let a = s.addr();
+    let r = Request::new(&a, "GET", "/openapi/v2")
+        .header(
+            "Accept",
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+        )
+        .send();
+    assert_eq!(
+        (r.status, r.header("content-type"), r.body.len()),
+        (
+            200,
+            Some("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+            0
+        )
+    );
+    let index = Request::new(&a, "GET", "/openapi/v3").send().json();
+    let url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
+        .as_str()
+        .expect("apps/v1 listed");
+    let doc = Request::new(&a, "GET", url).send().json();
+    let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+    assert_eq!(
+        patch["x-kubernetes-group-version-kind"],
+        json!({"group": "apps", "version": "v1", "kind": "Deployment"})
+    );
+    assert!(
+        patch["parameters"]
+            .as_array()
+            .expect("params")
+            .iter()
+            .any(|p| p["name"] == "fieldValidation")
+    );
+    let schema = &doc["components"]["schemas"]["io.k8s.api.apps.v1.DeploymentSpec"];
+    assert_eq!(schema["properties"]["replicas"]["type"], "integer");
+    // Aggregated discovery, chosen by the Accept header.
+    let agg =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    let r = Request::new(&a, "GET", "/apis")
+        .header("Accept", agg)
+        .send();
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+    );
+    let groups = r.json();
+    let apps = groups["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|g| g["metadata"]["name"] == "apps")
+        .expect("apps")
+        .clone();
+    let deploy = apps["versions"][0]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .find(|r| r["resource"] == "deployments")
+        .expect("deployments")
+        .clone();
+    assert_eq!(deploy["scope"], "Namespaced");
+    assert_eq!(deploy["subresources"].as_array().map(Vec::len), Some(2));
+    let core = Request::new(&a, "GET", "/api")
+        .header("Accept", agg)
+        .send()
+        .json();
+    assert_eq!(core["items"][0]["metadata"]["name"], "");
+    let legacy = Request::new(&a, "GET", "/api").send().json();
+    assert_eq!(legacy["kind"], "APIVersions");
+    let v = Request::new(&a, "GET", "/version").send().json();
+    assert_eq!(
+        (v["major"].as_str(), v["minor"].as_str()),
+        (Some("1"), Some("33"))
+    );
+}
+
+#[test]
+fn http2_with_prior_knowledge() {
+    let s = TestSpace::start();
+    let addr = s.addr();
+    s.block_on(async move {
+        let stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .expect("h2 handshake");
+        tokio::spawn(conn);
+        let body = http_body_util::Full::new(bytes::Bytes::from(cm("h2").to_string()));
+        let req = http::Request::post(format!("http://{addr}{CMS}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .expect("request");
+        let resp = sender.send_request(req).await.expect("response");
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        assert_eq!(resp.status(), 201);
+        let req = http::Request::get(format!("http://{addr}{CMS}/h2"))
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .expect("request");
+        let resp = sender.send_request(req).await.expect("response");
+        assert_eq!(resp.status(), 200);
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .expect("body")
+            .to_bytes();
+        let v: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["metadata"]["name"], "h2");
+    });
+}
+
+fn watch(a: &str, query: &str) -> support::http::Stream {
+    let w = Request::new(a, "GET", &format!("{CMS}?watch=true&{query}")).stream();
+    assert_eq!(w.status, 200);
+    w
+}
+
+#[test]
+fn watch_protocol() {
+    let s = TestSpace::start_with(|c| {
+        c.watch_history = 3;
+        c.bookmark_interval = Duration::from_millis(300);
+    });
+    let a = s.addr();
+    let a = a.as_str();
+    for i in 0..3 {
+        Request::new(a, "POST", CMS)
+            .json(&cm(&format!("c{i}")))
+            .send();
+    }
+    let (rv0, _) = snapshot(a);
+    // No resourceVersion: the current state as ADDED, then live events.
+    let mut w = watch(a, "timeoutSeconds=5");
+    let names: Vec<Value> = (0..3)
+        .map(|_| w.next_json().expect("event")["object"]["metadata"]["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("c0"), json!("c1"), json!("c2")]);
+    Request::new(a, "DELETE", &format!("{CMS}/c0")).send();
+    let ev = w.next_json().expect("delete event");
+    assert_eq!(
+        (
+            ev["type"].as_str(),
+            ev["object"]["metadata"]["name"].as_str()
+        ),
+        (Some("DELETED"), Some("c0"))
+    );
+    let del_rv: u64 = ev["object"]["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("rv");
+    assert!(del_rv > rv0.parse::<u64>().expect("rv"));
+    // timeoutSeconds closes the stream cleanly.
+    let started = Instant::now();
+    let mut w = watch(a, &format!("resourceVersion={del_rv}&timeoutSeconds=1"));
+    assert!(w.next_json().is_none());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900)
+            && started.elapsed() < Duration::from_secs(3)
+    );
+    // Bookmarks only when allowed, carrying the resourceVersion.
+    let mut w = watch(
+        a,
+        &format!("resourceVersion={del_rv}&allowWatchBookmarks=true&timeoutSeconds=2"),
+    );
+    let b = w.next_json().expect("bookmark");
+    assert_eq!(b["type"], "BOOKMARK");
+    assert_eq!(
+        b["object"],
+        json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": del_rv.to_string()}})
+    );
+    // Label selector transitions: an object that stops matching is DELETED for the watcher.
+    let mut w = watch(
+        a,
+        &format!("resourceVersion={del_rv}&labelSelector=team%3Dx&timeoutSeconds=5"),
+    );
+    let label = |v: Value| {
+        Request::new(a, "PATCH", &format!("{CMS}/c1"))
+            .header("Content-Type", "application/merge-patch+json")
+            .body(json!({"metadata": {"labels": {"team": v}}}).to_string())
+            .send()
+    };
+    label(json!("x"));
+    assert_eq!(w.next_json().expect("added")["type"], "ADDED");
+    label(json!("y"));
+    assert_eq!(w.next_json().expect("deleted")["type"], "DELETED");
+    // Watch-list: initial ADDED events, then the bookmark that ends them.
+    let mut w = watch(
+        a,
+        "sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&resourceVersion=0&timeoutSeconds=5",
+    );
+    let mut added = 0;
+    let end = loop {
+        let ev = w.next_json().expect("event");
+        match ev["type"].as_str() {
+            Some("ADDED") => added += 1,
+            Some("BOOKMARK") => break ev,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(added, 2);
+    assert_eq!(
+        end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    let m = status(
+        &Request::new(
+            a,
+            "GET",
+            &format!("{CMS}?watch=true&sendInitialEvents=true"),
+        )
+        .send(),
+        422,
+        "Invalid",
+    );
+    assert!(m.contains("allowWatchBookmarks"), "{m}");
+    // An expired version: HTTP 200, then one ERROR 410 Expired event, then the end.
+    for i in 0..5 {
+        Request::new(a, "POST", CMS)
+            .json(&cm(&format!("more{i}")))
+            .send();
+    }
+    let mut w = watch(a, &format!("resourceVersion={rv0}"));
+    let ev = w.next_json().expect("error event");
+    assert_eq!(ev["type"], "ERROR");
+    assert_eq!(
+        (
+            ev["object"]["code"].as_i64(),
+            ev["object"]["reason"].as_str()
+        ),
+        (Some(410), Some("Expired"))
+    );
+    assert!(
+        ev["object"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("too old resource version")),
+        "{ev}"
+    );
+    assert!(w.next_json().is_none());
+}
+
+#[test]
+fn paged_lists_are_consistent_snapshots() {
+    let s = TestSpace::start();
+    let a = s.addr();
+    let a = a.as_str();
+    for i in 0..5 {
+        Request::new(a, "POST", CMS)
+            .json(&cm(&format!("c{i}")))
+            .send();
+    }
+    let p1 = Request::new(a, "GET", &format!("{CMS}?limit=2"))
+        .send()
+        .json();
+    let names = |p: &Value| -> Vec<String> {
+        p["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| {
+                i["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(names(&p1), ["c0", "c1"]);
+    assert_eq!(p1["metadata"]["remainingItemCount"], 3);
+    let rv = p1["metadata"]["resourceVersion"].clone();
+    // Changes after the first page do not show in the later pages.
+    Request::new(a, "DELETE", &format!("{CMS}/c3")).send();
+    Request::new(a, "POST", CMS).json(&cm("c2a")).send();
+    let token = p1["metadata"]["continue"].as_str().expect("continue");
+    let p2 = Request::new(a, "GET", &format!("{CMS}?limit=2&continue={token}"))
+        .send()
+        .json();
+    assert_eq!(names(&p2), ["c2", "c3"]);
+    assert_eq!(p2["metadata"]["resourceVersion"], rv);
+    let token = p2["metadata"]["continue"].as_str().expect("continue");
+    let p3 = Request::new(a, "GET", &format!("{CMS}?limit=2&continue={token}"))
+        .send()
+        .json();
+    assert_eq!(names(&p3), ["c4"]);
+    assert!(p3["metadata"].get("continue").is_none());
+    // A token whose snapshot is gone: 410 Expired.
+    let gone = base64_url(
+        &json!({"v": "meta.k8s.io/v1", "rv": 1, "id": 999_999, "offset": 1}).to_string(),
+    );
+    status(
+        &Request::new(a, "GET", &format!("{CMS}?limit=2&continue={gone}")).send(),
+        410,
+        "Expired",
+    );
+    // A token of another list is refused.
+    let token = p1["metadata"]["continue"].as_str().expect("continue");
+    status(
+        &Request::new(
+            a,
+            "GET",
+            &format!("/api/v1/namespaces/kube-system/configmaps?continue={token}"),
+        )
+        .send(),
+        400,
+        "BadRequest",
+    );
+}
+
+fn base64_url(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
