@@ -9,5 +9,6 @@ pub mod clients;
 pub mod controller;
 pub mod inventory;
 pub mod plugins;
+pub mod status;
 pub mod system;
 pub mod transport;
