@@ -65,8 +65,9 @@ fn parse(path: &str) -> Option<Vec<Step>> {
                         .to_string();
                     steps.push(Step::Filter { path, value, equal });
                 } else {
-                    let key = inner.trim_matches(|c| c == '"' || c == '\'');
-                    steps.push(Step::Field(key.to_string()));
+                    // `['status\.kubestellar\.io/api-group']`: escaped dots are literal dots.
+                    let key = inner.trim_matches(|c| c == '"' || c == '\'').replace("\\.", ".");
+                    steps.push(Step::Field(key));
                 }
                 i = close + 1;
             }
@@ -150,5 +151,7 @@ mod tests {
             vec![&json!("False")]
         );
         assert!(eval(&o, ".nope.x").is_empty());
+        let l = json!({"metadata": {"labels": {"status.kubestellar.io/name": "n"}}});
+        assert_eq!(eval(&l, ".metadata.labels['status\\.kubestellar\\.io/name']"), vec![&json!("n")]);
     }
 }
