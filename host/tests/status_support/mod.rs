@@ -195,9 +195,25 @@ pub fn get_json(k: &Kubectl, args: &[&str]) -> Option<Value> {
     serde_json::from_str(&out).ok()
 }
 
-/// Waits until `kubectl get ARGS -o json` satisfies `pred`; returns the object.
+/// Waits until `kubectl get ARGS -o json` satisfies `pred`; returns the object. On timeout the
+/// failure shows the object as last seen.
 pub fn wait_for(k: &Kubectl, args: &[&str], what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    eventually(T, what, || get_json(k, args).filter(|v| pred(v)))
+    let start = std::time::Instant::now();
+    let mut last = None;
+    loop {
+        let v = get_json(k, args);
+        if let Some(v) = v.as_ref().filter(|v| pred(v)) {
+            return v.clone();
+        }
+        last = v.or(last);
+        if start.elapsed() > T {
+            let shown = last
+                .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+                .unwrap_or_else(|| "nothing".into());
+            panic!("timed out after {T:?} waiting for {what}; last seen:\n{shown}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits until `kubectl get ARGS` fails with NotFound.
