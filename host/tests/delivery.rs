@@ -64,6 +64,48 @@ spec:
         binding["spec"]["destinations"],
         serde_json::json!([{"clusterId": "cluster1"}, {"clusterId": "cluster2"}])
     );
+    eventually(T, "Binding status and finalizer", || {
+        let b = Env::get(&wds, &["binding", "nginx"])?;
+        (b["status"]["observedGeneration"] == b["metadata"]["generation"]
+            && b["metadata"]["finalizers"]
+                == serde_json::json!(["transport.kubestellar.io/object-cleanup"]))
+        .then_some(())
+    });
+    // One object per ManifestWork, named <Binding UID>-<WDS>-<object UID>, labelled with the
+    // Binding and the WDS.
+    let uid = binding["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let deploy_uid = wds
+        .jsonpath(
+            &["get", "deploy", "nginx", "-n", "nginx"],
+            "{.metadata.uid}",
+        )
+        .unwrap_or_default();
+    let mw = Env::get(
+        &env.its(),
+        &[
+            "manifestwork",
+            &format!("{uid}-wds1-{deploy_uid}"),
+            "-n",
+            "cluster1",
+        ],
+    )
+    .expect("ManifestWork");
+    assert_eq!(
+        mw["metadata"]["labels"]["transport.kubestellar.io/originOwnerReferenceBindingKey"],
+        "nginx"
+    );
+    assert_eq!(
+        mw["metadata"]["labels"]["transport.kubestellar.io/originWdsName"],
+        "wds1"
+    );
+    assert!(mw["metadata"]["annotations"]["transport.kubestellar.io/originOwnerReferenceBindingGeneration"].is_string());
+    assert_eq!(
+        mw["spec"]["workload"]["manifests"].as_array().map(Vec::len),
+        Some(1)
+    );
     let policy = Env::get(&wds, &["bindingpolicy", "nginx"]).expect("policy");
     assert_eq!(
         policy["metadata"]["finalizers"],

@@ -352,3 +352,199 @@ pub fn render(
     })?;
     Ok((value, used))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::plugins::{PluginRuntime, RuntimeConfig};
+
+    fn default() -> Arc<LoadedPlugin> {
+        let rt = PluginRuntime::new(RuntimeConfig::default()).unwrap();
+        rt.builtin("transform-default").unwrap()
+    }
+
+    fn destinations() -> Vec<Destination> {
+        ["c1", "c2", "c3"]
+            .iter()
+            .map(|n| {
+                let labels = BTreeMap::from([("region".to_string(), format!("r-{n}"))]);
+                Destination::new(n, Some(&labels), None, BTreeMap::new())
+            })
+            .collect()
+    }
+
+    fn job(name: &str, rv: &str, annotations: serde_json::Value, pipeline: &Arc<Pipeline>) -> Job {
+        let obj = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}"), "resourceVersion": rv, "annotations": annotations,
+                         "labels": {"drop": "me", "keep": "me"}},
+            "data": {"k": "v"},
+        });
+        Job {
+            uid: format!("uid-{name}"),
+            resource_version: rv.into(),
+            object: Arc::new(obj.to_string()),
+            pipeline: pipeline.clone(),
+        }
+    }
+
+    fn pipeline(default: &LoadedPlugin, remove: &[&str]) -> Arc<Pipeline> {
+        let ct: CustomTransform = serde_json::from_value(serde_json::json!({
+            "apiVersion": "control.kubestellar.io/v1alpha1", "kind": "CustomTransform",
+            "metadata": {"name": "ct"}, "spec": {"apiGroup": "", "resource": "configmaps", "remove": remove},
+        }))
+        .unwrap();
+        Arc::new(Pipeline::new(
+            &[Arc::new(ct)],
+            &|n| Err(format!("no {n}")),
+            default.digest(),
+        ))
+    }
+
+    #[test]
+    fn renders_once_per_object_unless_the_cluster_matters() {
+        let d = default();
+        let p = pipeline(&d, &["$.metadata.labels.drop"]);
+        let templated = serde_json::json!({"control.kubestellar.io/expand-templates": "true", "where": "{{ .region }}"});
+        let jobs = vec![
+            job("plain", "1", serde_json::json!({}), &p),
+            job("tmpl", "1", templated, &p),
+        ];
+        let mut cache = Cache::default();
+        let (out, stats) = render_all(&d, &jobs, &destinations(), &mut cache);
+        assert_eq!(
+            stats,
+            Stats {
+                rendered: 4,
+                cached: 2
+            }
+        );
+        let plain = out[0][0].as_ref().unwrap();
+        assert!(
+            Arc::ptr_eq(plain, out[0][2].as_ref().unwrap()),
+            "one result shared by all WECs"
+        );
+        assert_eq!(
+            plain["metadata"]["labels"],
+            serde_json::json!({"keep": "me"})
+        );
+        assert!(
+            plain["metadata"].get("uid").is_none()
+                && plain["metadata"].get("resourceVersion").is_none()
+        );
+        let wheres: Vec<&str> = out[1]
+            .iter()
+            .map(|r| {
+                r.as_ref().unwrap()["metadata"]["annotations"]["where"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(wheres, ["r-c1", "r-c2", "r-c3"]);
+
+        // Nothing changed: everything from the cache.
+        cache.sweep();
+        let (_, stats) = render_all(&d, &jobs, &destinations(), &mut cache);
+        assert_eq!(
+            stats,
+            Stats {
+                rendered: 0,
+                cached: 6
+            }
+        );
+        // A new resourceVersion of one object, a changed WEC: only those re-render.
+        cache.sweep();
+        let mut dests = destinations();
+        dests[1] = Destination::new(
+            "c2",
+            Some(&BTreeMap::from([(
+                "region".to_string(),
+                "moved".to_string(),
+            )])),
+            None,
+            BTreeMap::new(),
+        );
+        let jobs2 = vec![
+            job("plain", "2", serde_json::json!({}), &p),
+            Job {
+                uid: jobs[1].uid.clone(),
+                resource_version: jobs[1].resource_version.clone(),
+                object: jobs[1].object.clone(),
+                pipeline: jobs[1].pipeline.clone(),
+            },
+        ];
+        let (out, stats) = render_all(&d, &jobs2, &dests, &mut cache);
+        assert_eq!(
+            stats,
+            Stats {
+                rendered: 2,
+                cached: 4
+            }
+        );
+        assert_eq!(
+            out[1][1].as_ref().unwrap()["metadata"]["annotations"]["where"],
+            "moved"
+        );
+        // A CustomTransform change is a new pipeline: everything re-renders; the sweep forgets
+        // what no longer applies.
+        cache.sweep();
+        let p2 = pipeline(&d, &["$.data"]);
+        let jobs3 = vec![job("plain", "2", serde_json::json!({}), &p2)];
+        let (out, stats) = render_all(&d, &jobs3, &dests, &mut cache);
+        assert_eq!(
+            stats,
+            Stats {
+                rendered: 1,
+                cached: 2
+            }
+        );
+        assert!(out[0][0].as_ref().unwrap().get("data").is_none());
+        cache.sweep();
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn errors_name_the_step_and_are_remembered() {
+        let d = default();
+        let p = pipeline(&d, &[]);
+        let bad = serde_json::json!({"control.kubestellar.io/expand-templates": "true", "x": "{{ .nope }}"});
+        let jobs = vec![job("bad", "1", bad, &p)];
+        let mut cache = Cache::default();
+        let (out, stats) = render_all(&d, &jobs, &destinations()[..1], &mut cache);
+        assert_eq!(stats.rendered, 1);
+        let e = out[0][0].as_ref().unwrap_err();
+        assert!(
+            e.message.starts_with("template: c1/ConfigMap(ns/bad)"),
+            "{}",
+            e.message
+        );
+        assert!(e.custom_transform.is_none() && !e.transient);
+        cache.sweep();
+        let (_, stats) = render_all(&d, &jobs, &destinations()[..1], &mut cache);
+        assert_eq!(
+            stats,
+            Stats {
+                rendered: 0,
+                cached: 1
+            }
+        );
+
+        // A step whose WasmPlugin is missing fails with the CustomTransform's name.
+        let ct: CustomTransform = serde_json::from_value(serde_json::json!({
+            "apiVersion": "control.kubestellar.io/v1alpha1", "kind": "CustomTransform",
+            "metadata": {"name": "mine"}, "spec": {"apiGroup": "", "resource": "configmaps", "plugins": [{"name": "gone"}]},
+        }))
+        .unwrap();
+        let p = Arc::new(Pipeline::new(
+            &[Arc::new(ct)],
+            &|n| Err(format!("WasmPlugin {n} not found")),
+            d.digest(),
+        ));
+        let jobs = vec![job("ok", "1", serde_json::json!({}), &p)];
+        let (out, _) = render_all(&d, &jobs, &destinations()[..1], &mut Cache::default());
+        let e = out[0][0].as_ref().unwrap_err();
+        assert_eq!(e.message, "CustomTransform mine: WasmPlugin gone not found");
+        assert_eq!(e.custom_transform.as_deref(), Some("mine"));
+    }
+}
