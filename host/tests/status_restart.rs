@@ -135,3 +135,34 @@ fn a_restarted_status_controller_writes_nothing_when_nothing_changed() {
         d["metadata"]["resourceVersion"]
     );
 }
+
+/// Labels the controller maintains, left on objects whose Bindings went while it was down, are
+/// removed when it starts, even when no Binding names their resource any more.
+#[test]
+fn stale_labels_of_unbound_resources_are_removed_at_start() {
+    let mut env = Env::start(1, false);
+    let wds = env.wds();
+    wds.apply(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: leftover
+  namespace: default
+  labels: {kubestellar.io/executing-count: "2", managed-by.kubestellar.io/singletonstatus: "true", keep: "me"}
+data: {a: b}
+"#,
+    );
+    env.start_status();
+    let cm = wait_for(
+        &wds,
+        &["configmap", "leftover"],
+        "stale labels removed",
+        |cm| {
+            cm["metadata"]["labels"]["kubestellar.io/executing-count"].is_null()
+                && cm["metadata"]["labels"]["managed-by.kubestellar.io/singletonstatus"].is_null()
+        },
+    );
+    assert_eq!(cm["metadata"]["labels"]["keep"], "me");
+    assert_eq!(cm["data"]["a"], "b");
+}

@@ -303,3 +303,85 @@ fn case16_stale_singleton_status_is_cleaned_after_a_restart() {
     );
     assert!(label(&d, LABEL).is_none(), "{d}");
 }
+
+const WIDGET_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"#;
+
+const WIDGET: &str = r#"
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w, namespace: default}
+spec: {size: 3}
+"#;
+
+/// Objects of a resource without a status subresource get their status through the main
+/// resource (upstream's merge-patch fallback).
+#[test]
+fn status_of_a_resource_without_status_subresource() {
+    let mut env = Env::start(1, false);
+    env.start_status();
+    let wds = env.wds();
+    wds.apply(WIDGET_CRD);
+    env.wec("cluster1").apply(WIDGET_CRD);
+    eventually(T, "the CRDs served", || {
+        (wds.run(&["get", "widgets"], None).0
+            && env.wec("cluster1").run(&["get", "widgets"], None).0)
+            .then_some(())
+    });
+    wds.apply(WIDGET);
+    wds.apply(
+        r#"
+apiVersion: control.kubestellar.io/v1alpha1
+kind: Binding
+metadata: {name: widgets}
+spec:
+  destinations: [{clusterId: cluster1}]
+  workload:
+    namespaceScope:
+    - {group: example.com, version: v1, resource: widgets, namespace: default, name: w, resourceVersion: "1", wantSingletonReportedState: true}
+"#,
+    );
+    env.its().apply(
+        r#"
+apiVersion: work.open-cluster-management.io/v1
+kind: ManifestWork
+metadata:
+  name: widgets-wds1
+  namespace: cluster1
+  labels: {transport.kubestellar.io/originWdsName: wds1, transport.kubestellar.io/originOwnerReferenceBindingKey: widgets}
+spec:
+  workload:
+    manifests:
+    - {apiVersion: example.com/v1, kind: Widget, metadata: {name: w, namespace: default}, spec: {size: 3}}
+"#,
+    );
+    let wec = env.wec("cluster1");
+    eventually(T, "the Widget delivered", || {
+        wec.run(&["get", "widget", "w"], None).0.then_some(())
+    });
+    wec.ok(&[
+        "patch",
+        "widget",
+        "w",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Ready"}}"#,
+    ]);
+    let w = wait_for(&wds, &["widget", "w"], "the status returned", |w| {
+        w["status"]["phase"] == "Ready" && label(w, LABEL) == Some("true")
+    });
+    assert_eq!(w["spec"]["size"], 3);
+}

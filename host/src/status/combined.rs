@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use serde_json::Value;
 
 use super::collectors::{self, CollectorState, Runner};
-use super::index::{cs_labelled_pair, destinations, entries};
+use super::index::{cs_labelled_pair, destinations};
 use super::keys::{ObjKey, Work};
 use super::writer::{Op, Target, bump};
 use super::{Shared, lock};
@@ -177,7 +177,7 @@ fn snapshot(sh: &Shared, binding: &str, key: &ObjKey) -> Option<Snapshot> {
         return None;
     }
     let b = ix.bindings.get(binding);
-    let entry = b.and_then(|b| entries(b).remove(key));
+    let entry = ix.entries_of(binding).get(key).cloned();
     let policy_uid = ix
         .policies
         .get(binding)

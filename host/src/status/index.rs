@@ -69,6 +69,10 @@ pub struct Index {
     pub clusters: BTreeMap<String, Arc<ManagedCluster>>,
     /// Customization properties per WEC.
     pub properties: BTreeMap<String, BTreeMap<String, String>>,
+    /// Resources found holding labelled objects no Binding names (watched until listed).
+    pub sweep: BTreeSet<Gvr>,
+    /// The objects of each Binding.
+    pub entries: BTreeMap<String, Arc<BTreeMap<ObjKey, Entry>>>,
     /// Bindings naming each object.
     pub obj_bindings: HashMap<ObjKey, BTreeSet<String>>,
     /// Sources listed at least once.
@@ -123,9 +127,17 @@ impl Index {
         };
         names
             .iter()
-            .filter_map(|n| self.bindings.get(n))
-            .filter_map(|b| entries(b).remove(key).map(|e| (b.clone(), e)))
+            .filter_map(|n| {
+                let b = self.bindings.get(n)?;
+                let e = self.entries.get(n)?.get(key)?;
+                Some((b.clone(), e.clone()))
+            })
             .collect()
+    }
+
+    /// The objects of Binding `name`.
+    pub fn entries_of(&self, name: &str) -> Arc<BTreeMap<ObjKey, Entry>> {
+        self.entries.get(name).cloned().unwrap_or_default()
     }
 
     /// The resource through which `key` is read (the lowest version any Binding names).
@@ -140,8 +152,8 @@ impl Index {
     /// those holding objects that still carry our labels (so they can be removed).
     pub fn wanted_gvrs(&self) -> BTreeSet<Gvr> {
         let mut by_gr: BTreeMap<(String, String), Gvr> = BTreeMap::new();
-        for b in self.bindings.values() {
-            for e in entries(b).into_values() {
+        for es in self.entries.values() {
+            for e in es.values() {
                 let g = e.gvr();
                 let slot = by_gr
                     .entry((g.group.clone(), g.resource.clone()))
@@ -152,6 +164,13 @@ impl Index {
             }
         }
         let mut out: BTreeSet<Gvr> = by_gr.values().cloned().collect();
+        for g in &self.sweep {
+            if !self.gvr_synced.contains(g)
+                && !by_gr.contains_key(&(g.group.clone(), g.resource.clone()))
+            {
+                out.insert(g.clone());
+            }
+        }
         for (k, obj) in &self.objects {
             if !self.obj_bindings.contains_key(k) && has_our_labels(obj) {
                 let gvr = api_version_gvr(k, obj);
@@ -163,18 +182,17 @@ impl Index {
         out
     }
 
-    fn combined_pairs_of_binding(&self, b: &Binding) -> Vec<Work> {
-        let name = b.metadata.name.clone().unwrap_or_default();
-        entries(b)
-            .into_keys()
-            .map(|k| Work::Combined(name.clone(), k))
+    fn combined_pairs_of_binding(&self, name: &str) -> Vec<Work> {
+        self.entries_of(name)
+            .keys()
+            .map(|k| Work::Combined(name.to_string(), k.clone()))
             .collect()
     }
 
     /// A Binding was created, changed or deleted.
     pub fn binding_changed(&mut self, name: &str, new: Option<Binding>) -> Vec<Work> {
         let old = self.bindings.get(name).cloned();
-        let old_entries = old.as_deref().map(entries).unwrap_or_default();
+        let old_entries = self.entries_of(name);
         let new_entries = new.as_ref().map(entries).unwrap_or_default();
         let dests_changed = old.as_deref().map(destinations) != new.as_ref().map(destinations);
         let mut work = vec![Work::Policy(name.to_string())];
@@ -207,9 +225,15 @@ impl Index {
             }
         }
         match new {
-            Some(b) => self.bindings.insert(name.to_string(), Arc::new(b)),
-            None => self.bindings.remove(name),
-        };
+            Some(b) => {
+                self.bindings.insert(name.to_string(), Arc::new(b));
+                self.entries.insert(name.to_string(), Arc::new(new_entries));
+            }
+            None => {
+                self.bindings.remove(name);
+                self.entries.remove(name);
+            }
+        }
         work
     }
 
@@ -218,10 +242,8 @@ impl Index {
         let old_uid = self.policies.get(name).and_then(|p| p.metadata.uid.clone());
         let new_uid = new.as_ref().and_then(|p| p.metadata.uid.clone());
         let mut work = vec![Work::Policy(name.to_string())];
-        if old_uid != new_uid
-            && let Some(b) = self.bindings.get(name)
-        {
-            work.extend(self.combined_pairs_of_binding(b));
+        if old_uid != new_uid {
+            work.extend(self.combined_pairs_of_binding(name));
         }
         match new {
             Some(p) => self.policies.insert(name.to_string(), Arc::new(p)),
@@ -233,12 +255,12 @@ impl Index {
     /// Work for everything that uses StatusCollector `name`.
     pub fn users_of_collector(&self, name: &str) -> Vec<Work> {
         let mut work = vec![Work::Collector(name.to_string())];
-        for (bname, b) in &self.bindings {
+        for (bname, es) in &self.entries {
             let mut uses = false;
-            for e in entries(b).into_values() {
+            for e in es.values() {
                 if e.modulation.status_collectors.iter().any(|c| c == name) {
                     uses = true;
-                    work.push(Work::Combined(bname.clone(), e.key));
+                    work.push(Work::Combined(bname.clone(), e.key.clone()));
                 }
             }
             if uses {
@@ -398,9 +420,9 @@ impl Index {
         let mut work = Vec::new();
         for (name, b) in &self.bindings {
             if destinations(b).contains(wec) {
-                for e in entries(b).into_values() {
+                for e in self.entries_of(name).values() {
                     if !e.modulation.status_collectors.is_empty() {
-                        work.push(Work::Combined(name.clone(), e.key));
+                        work.push(Work::Combined(name.clone(), e.key.clone()));
                     }
                 }
             }
@@ -472,6 +494,7 @@ impl Index {
     pub fn forget_gvr(&mut self, gvr: &Gvr) {
         self.gvr_synced.remove(gvr);
         self.resources.remove(gvr);
+        self.sweep.remove(gvr);
         self.objects
             .retain(|k, _| !(k.group == gvr.group && k.resource == gvr.resource));
     }
@@ -486,8 +509,8 @@ impl Index {
                 .map(|n| Work::Policy(n.clone())),
         );
         work.extend(self.collectors.keys().map(|n| Work::Collector(n.clone())));
-        for b in self.bindings.values() {
-            work.extend(self.combined_pairs_of_binding(b));
+        for name in self.bindings.keys() {
+            work.extend(self.combined_pairs_of_binding(name));
         }
         work.extend(self.obj_bindings.keys().map(|k| Work::Object(k.clone())));
         work.extend(

@@ -122,6 +122,7 @@ impl StatusController {
         tasks.spawn(writer::run(sh.clone(), rx));
         watch::start_sources(&sh, &mut tasks);
         tasks.spawn(watch::manage_gvrs(sh.clone()));
+        tasks.spawn(watch::sweep_stale_labels(sh.clone()));
         for _ in 0..sh.ctx.cfg.concurrency.max(1) {
             tasks.spawn(worker(sh.clone()));
         }

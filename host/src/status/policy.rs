@@ -15,10 +15,10 @@
 //!
 //! `lastTransitionTime` changes only when a condition's status, reason or message changes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::collectors::{self, CollectorState};
-use super::index::{Index, destinations, entries};
+use super::index::{Index, ManifestState, MwEntry, destinations, entries};
 use super::keys::{ObjKey, Work};
 use super::writer::{Op, Target};
 use super::{Shared, lock};
@@ -107,14 +107,15 @@ pub fn ready_condition(ix: &Index, b: Option<&Binding>) -> Condition {
     }
     let objects: Vec<ObjKey> = entries(b).into_keys().collect();
     let dests = destinations(b);
+    let mut by_wec: HashMap<&str, Vec<&MwEntry>> = HashMap::new();
+    for ((ns, _), mw) in &ix.manifestworks {
+        if mw.binding.as_deref() == Some(name.as_str()) {
+            by_wec.entry(ns.as_str()).or_default().push(mw);
+        }
+    }
     let mut problems: Vec<String> = Vec::new();
     for wec in &dests {
-        let mws: Vec<_> = ix
-            .manifestworks
-            .iter()
-            .filter(|((ns, _), mw)| ns == wec && mw.binding.as_deref() == Some(name.as_str()))
-            .map(|(_, mw)| mw)
-            .collect();
+        let mws = by_wec.remove(wec.as_str()).unwrap_or_default();
         if mws.iter().any(|mw| !mw.observed()) {
             problems.push(format!(
                 "{wec}: the agent has not reported on the latest ManifestWork yet"
@@ -129,12 +130,13 @@ pub fn ready_condition(ix: &Index, b: Option<&Binding>) -> Condition {
         let degraded = mws
             .iter()
             .any(|mw| mw.condition("Degraded").is_some_and(|c| c.status == "True"));
+        let states: HashMap<&ObjKey, &ManifestState> = mws
+            .iter()
+            .flat_map(|mw| mw.manifests.iter())
+            .map(|m| (&m.key, m))
+            .collect();
         for key in &objects {
-            let state = mws
-                .iter()
-                .flat_map(|mw| mw.manifests.iter())
-                .find(|m| m.key == *key);
-            match state {
+            match states.get(key) {
                 Some(m) if m.applied == Some(true) => {}
                 // The Degraded message already names the failed manifests.
                 Some(_) if degraded => {}

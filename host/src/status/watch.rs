@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::ApiResource;
 use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
@@ -20,7 +20,9 @@ use super::index::{Index, MwEntry, Source, WsEntry, has_our_labels};
 use super::keys::{Gvr, ObjKey, Work};
 use super::writer::ResourceInfo;
 use super::{Shared, lock};
-use crate::api::labels::{CUSTOMIZATION_PROPERTIES_NS, ORIGIN_WDS};
+use crate::api::labels::{
+    CUSTOMIZATION_PROPERTIES_NS, EXECUTING_COUNT, MULTIWEC_STATUS, ORIGIN_WDS, SINGLETON_STATUS,
+};
 use crate::api::{
     Binding, BindingPolicy, CombinedStatus, ManagedCluster, ManifestWork, StatusCollector,
     WasmPlugin, WorkStatus,
@@ -301,6 +303,59 @@ async fn watch_gvr(sh: Arc<Shared>, gvr: Gvr) {
             }
         };
         sh.enqueue(work);
+    }
+}
+
+/// Once the index is first complete: finds resources whose objects carry labels this controller
+/// maintains although no Binding names the resource (their Bindings went while the controller
+/// was down), so that they are watched long enough for those labels to be removed.
+pub(super) async fn sweep_stale_labels(sh: Arc<Shared>) {
+    while !lock(&sh.index).ready() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let discovery = match kube::discovery::Discovery::new(sh.ctx.wds.clone())
+        .run()
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(wds = %sh.ctx.cfg.wds_name, error = %e, "discovery for the stale-label sweep failed; skipping it");
+            return;
+        }
+    };
+    for group in discovery.groups() {
+        if group.name() == crate::api::CONTROL_GROUP {
+            continue;
+        }
+        for (ar, caps) in group.recommended_resources() {
+            if !caps.supports_operation(kube::discovery::verbs::LIST) {
+                continue;
+            }
+            let gvr = Gvr {
+                group: ar.group.clone(),
+                version: ar.version.clone(),
+                resource: ar.plural.clone(),
+            };
+            let watched = lock(&sh.index)
+                .wanted_gvrs()
+                .iter()
+                .any(|g| g.group == gvr.group && g.resource == gvr.resource);
+            if watched {
+                continue;
+            }
+            let api: Api<DynamicObject> = Api::all_with(sh.ctx.wds.clone(), &ar);
+            for label in [EXECUTING_COUNT, SINGLETON_STATUS, MULTIWEC_STATUS] {
+                let found = api
+                    .list(&ListParams::default().labels(label).limit(1))
+                    .await
+                    .is_ok_and(|l| !l.items.is_empty());
+                if found {
+                    lock(&sh.index).sweep.insert(gvr.clone());
+                    sh.gvrs_changed.notify_one();
+                    break;
+                }
+            }
+        }
     }
 }
 
