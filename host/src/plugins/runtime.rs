@@ -163,6 +163,7 @@ impl PluginRuntime {
                 ComponentItem::ComponentInstance(inst) => {
                     functions.extend(
                         inst.exports(&self.engine)
+                            .filter(|(_, e)| matches!(e.ty, ComponentItem::ComponentFunc(_)))
                             .map(|(f, _)| format!("{name}#{f}")),
                     );
                 }
