@@ -41,7 +41,10 @@ impl WecSpec {
 
     /// A WEC with the default labels for its name.
     pub fn named(name: &str) -> WecSpec {
-        let mut labels = BTreeMap::from([("location-group".to_string(), "edge".to_string()), ("name".to_string(), name.to_string())]);
+        let mut labels = BTreeMap::from([
+            ("location-group".to_string(), "edge".to_string()),
+            ("name".to_string(), name.to_string()),
+        ]);
         let mut properties = BTreeMap::new();
         match name {
             "cluster1" => {
@@ -54,7 +57,11 @@ impl WecSpec {
             }
             _ => {}
         }
-        WecSpec { name: name.to_string(), labels, properties }
+        WecSpec {
+            name: name.to_string(),
+            labels,
+            properties,
+        }
     }
 }
 
@@ -86,30 +93,48 @@ impl SystemConfig {
     }
 }
 
-/// What `DIR/state.json` records.
+/// What `DIR/state.json` records: the spaces of a system directory and their ports.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct State {
-    its: String,
-    wds: Vec<String>,
-    wecs: Vec<WecSpec>,
-    ports: BTreeMap<String, u16>,
+pub struct State {
+    pub its: String,
+    pub wds: Vec<String>,
+    pub wecs: Vec<WecSpec>,
+    pub ports: BTreeMap<String, u16>,
 }
 
 /// Errors starting the system.
 #[derive(Debug, thiserror::Error)]
 pub enum SystemError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a valid state file: {source}")]
-    State { path: PathBuf, source: serde_json::Error },
+    State {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("space {name}: {source}")]
-    Space { name: String, source: kubestellar_space::ServeError },
+    Space {
+        name: String,
+        source: kubestellar_space::ServeError,
+    },
     #[error("client for {name}: {source}")]
-    Client { name: String, source: crate::clients::ClientError },
+    Client {
+        name: String,
+        source: crate::clients::ClientError,
+    },
     #[error("registering WEC {name}: {source}")]
-    Register { name: String, source: inventory::InventoryError },
+    Register {
+        name: String,
+        source: inventory::InventoryError,
+    },
     #[error("controller of {wds}: {source}")]
-    Controller { wds: String, source: controller::ControllerError },
+    Controller {
+        wds: String,
+        source: controller::ControllerError,
+    },
     #[error("declaring the default plugins in {wds}: {source}")]
     Plugins { wds: String, source: kube::Error },
     #[error("{0}")]
@@ -140,19 +165,35 @@ pub struct System {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SystemError + '_ {
-    move |source| SystemError::Io { path: path.to_path_buf(), source }
+    move |source| SystemError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl System {
     /// Starts everything; returns once the controllers run and every agent is started, after
     /// writing `DIR/kubeconfig`.
-    pub async fn start(cfg: SystemConfig, progress: &(dyn Fn(Progress) + Sync)) -> Result<System, SystemError> {
+    pub async fn start(
+        cfg: SystemConfig,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<System, SystemError> {
         std::fs::create_dir_all(&cfg.dir).map_err(io_err(&cfg.dir))?;
         let state_path = cfg.dir.join("state.json");
         let mut state = match std::fs::read(&state_path) {
-            Ok(bytes) => serde_json::from_slice::<State>(&bytes).map_err(|source| SystemError::State { path: state_path.clone(), source })?,
+            Ok(bytes) => {
+                serde_json::from_slice::<State>(&bytes).map_err(|source| SystemError::State {
+                    path: state_path.clone(),
+                    source,
+                })?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => return Err(SystemError::Io { path: state_path.clone(), source: e }),
+            Err(e) => {
+                return Err(SystemError::Io {
+                    path: state_path.clone(),
+                    source: e,
+                });
+            }
         };
         // Resuming keeps what was there and adds what is new.
         if state.its.is_empty() {
@@ -173,12 +214,15 @@ impl System {
         names.extend(state.wds.iter().cloned());
         names.extend(state.wecs.iter().map(|w| w.name.clone()));
         for n in &names {
-            inventory::check_name(n).map_err(|e| SystemError::Invalid(format!("space name {n:?}: {e}")))?;
+            inventory::check_name(n)
+                .map_err(|e| SystemError::Invalid(format!("space name {n:?}: {e}")))?;
         }
         {
             let mut seen = std::collections::BTreeSet::new();
             if let Some(dup) = names.iter().find(|n| !seen.insert(*n)) {
-                return Err(SystemError::Invalid(format!("{dup:?} names two spaces; space names must be unique")));
+                return Err(SystemError::Invalid(format!(
+                    "{dup:?} names two spaces; space names must be unique"
+                )));
             }
         }
         progress(Progress::Spaces { total: names.len() });
@@ -201,7 +245,10 @@ impl System {
         for (name, r) in futures::future::join_all(starts).await {
             match r {
                 Ok(s) => {
-                    progress(Progress::SpaceUp { name: name.clone(), url: s.url() });
+                    progress(Progress::SpaceUp {
+                        name: name.clone(),
+                        url: s.url(),
+                    });
                     state.ports.insert(name.clone(), s.addr.port());
                     spaces.insert(name, s);
                 }
@@ -242,12 +289,20 @@ impl System {
         }
     }
 
-    async fn start_components(&mut self, cfg: &SystemConfig, progress: &(dyn Fn(Progress) + Sync)) -> Result<(), SystemError> {
+    async fn start_components(
+        &mut self,
+        cfg: &SystemConfig,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<(), SystemError> {
         let its = self.client(&self.its.clone()).await?;
         // Register every WEC (bounded parallelism keeps the ITS responsive).
         let regs = self.wecs.iter().map(|w| {
             let its = its.clone();
-            let reg = Registration { name: w.name.clone(), labels: w.labels.clone(), properties: w.properties.clone() };
+            let reg = Registration {
+                name: w.name.clone(),
+                labels: w.labels.clone(),
+                properties: w.properties.clone(),
+            };
             async move {
                 let r = inventory::register(&its, &reg).await;
                 (reg.name, r)
@@ -255,7 +310,10 @@ impl System {
         });
         let mut stream = futures::stream::iter(regs).buffer_unordered(16);
         while let Some((name, r)) = stream.next().await {
-            r.map_err(|source| SystemError::Register { name: name.clone(), source })?;
+            r.map_err(|source| SystemError::Register {
+                name: name.clone(),
+                source,
+            })?;
             progress(Progress::Registered { wec: name });
         }
         // One agent per WEC, as a task of this process (same code as `kubestellar agent`).
@@ -275,8 +333,16 @@ impl System {
             ccfg.plugin_cache_dir = Some(cfg.dir.join("plugin-cache"));
             let ctx = controller::prepare(ccfg, wds.clone(), its.clone())
                 .await
-                .map_err(|source| SystemError::Controller { wds: wds_name.clone(), source })?;
-            declare_default_plugins(&wds).await.map_err(|source| SystemError::Plugins { wds: wds_name.clone(), source })?;
+                .map_err(|source| SystemError::Controller {
+                    wds: wds_name.clone(),
+                    source,
+                })?;
+            declare_default_plugins(&wds)
+                .await
+                .map_err(|source| SystemError::Plugins {
+                    wds: wds_name.clone(),
+                    source,
+                })?;
             let (tx, rx) = oneshot::channel::<()>();
             self.tasks.spawn(controller::run(ctx, async {
                 let _ = rx.await;
@@ -289,10 +355,16 @@ impl System {
 
     /// A client for one of the spaces.
     pub async fn client(&self, space: &str) -> Result<kube::Client, SystemError> {
-        let s = self.spaces.get(space).ok_or_else(|| SystemError::Invalid(format!("no space {space:?}")))?;
+        let s = self
+            .spaces
+            .get(space)
+            .ok_or_else(|| SystemError::Invalid(format!("no space {space:?}")))?;
         crate::clients::client(Some(&s.kubeconfig), None)
             .await
-            .map_err(|source| SystemError::Client { name: space.to_string(), source })
+            .map_err(|source| SystemError::Client {
+                name: space.to_string(),
+                source,
+            })
     }
 
     /// The running space called `name`.
@@ -312,7 +384,12 @@ impl System {
         order.extend(self.wecs.iter().map(|w| &w.name));
         let entries: Vec<KubeconfigEntry> = order
             .into_iter()
-            .filter_map(|n| self.spaces.get(n).map(|s| KubeconfigEntry { name: n.clone(), server: s.url() }))
+            .filter_map(|n| {
+                self.spaces.get(n).map(|s| KubeconfigEntry {
+                    name: n.clone(),
+                    server: s.url(),
+                })
+            })
             .collect();
         kubeconfig::write(&self.kubeconfig, &entries).map_err(io_err(&self.kubeconfig))
     }
@@ -323,10 +400,15 @@ impl System {
             let _ = s.send(());
         }
         let wait = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(std::time::Duration::from_secs(5), wait).await.is_err() {
+        if tokio::time::timeout(std::time::Duration::from_secs(5), wait)
+            .await
+            .is_err()
+        {
             self.tasks.abort_all();
         }
-        let stops = std::mem::take(&mut self.spaces).into_values().map(|s| s.stop());
+        let stops = std::mem::take(&mut self.spaces)
+            .into_values()
+            .map(|s| s.stop());
         futures::future::join_all(stops).await;
     }
 }
@@ -335,7 +417,11 @@ impl System {
 /// `kubectl get wasmplugins` like any other.
 async fn declare_default_plugins(wds: &kube::Client) -> Result<(), kube::Error> {
     let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(crate::api::CONTROL_GROUP, crate::api::CONTROL_VERSION, "WasmPlugin"),
+        &GroupVersionKind::gvk(
+            crate::api::CONTROL_GROUP,
+            crate::api::CONTROL_VERSION,
+            "WasmPlugin",
+        ),
         "wasmplugins",
     );
     let api: Api<DynamicObject> = Api::all_with(wds.clone(), &ar);
@@ -346,15 +432,22 @@ async fn declare_default_plugins(wds: &kube::Client) -> Result<(), kube::Error> 
             "metadata": {"name": name},
             "spec": {"source": format!("builtin:{name}")},
         });
-        api.patch(name, &PatchParams::apply("kubestellar-up").force(), &Patch::Apply(&body)).await?;
+        api.patch(
+            name,
+            &PatchParams::apply("kubestellar-up").force(),
+            &Patch::Apply(&body),
+        )
+        .await?;
     }
     Ok(())
 }
 
 /// The state of a system directory without starting it (for `kubestellar status`/`down`).
-pub fn read_state(dir: &Path) -> Result<(String, Vec<String>, Vec<WecSpec>, BTreeMap<String, u16>), SystemError> {
+pub fn read_state(dir: &Path) -> Result<State, SystemError> {
     let path = dir.join("state.json");
     let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-    let s: State = serde_json::from_slice(&bytes).map_err(|source| SystemError::State { path: path.clone(), source })?;
-    Ok((s.its, s.wds, s.wecs, s.ports))
+    serde_json::from_slice(&bytes).map_err(|source| SystemError::State {
+        path: path.clone(),
+        source,
+    })
 }

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod agent;
 mod controller;
 mod plugin;
+mod plugin_install;
 pub(crate) mod register;
 mod space;
 mod up;
@@ -69,7 +70,11 @@ impl Cli {
     /// readable; servers log at info.
     pub fn default_log_level(&self) -> &'static str {
         match self.command {
-            Command::Up(_) | Command::Status(_) | Command::Down(_) | Command::Register(_) | Command::Unregister(_) => "warn",
+            Command::Up(_)
+            | Command::Status(_)
+            | Command::Down(_)
+            | Command::Register(_)
+            | Command::Unregister(_) => "warn",
             _ => "info",
         }
     }

@@ -25,6 +25,8 @@ pub enum PluginCommand {
     Summarize(Box<SummarizeArgs>),
     /// Measure per-call latency and throughput, fresh instances vs warm instances.
     Bench(Box<BenchArgs>),
+    /// Store a plugin in a WDS (ConfigMap + WasmPlugin pinned to its sha256).
+    Install(Box<super::plugin_install::InstallArgs>),
 }
 
 /// How to load the plugin (shared by all subcommands).
@@ -153,6 +155,7 @@ impl PluginCommand {
             PluginCommand::Run(a) => run(*a),
             PluginCommand::Summarize(a) => summarize(*a),
             PluginCommand::Bench(a) => bench(*a),
+            PluginCommand::Install(a) => a.run(),
         }
     }
 }

@@ -76,16 +76,26 @@ fn pid_file(dir: &Path) -> PathBuf {
 
 /// The pid of a live `up` in DIR, if any.
 fn running_pid(dir: &Path) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(pid_file(dir)).ok()?.trim().parse().ok()?;
+    let pid: u32 = std::fs::read_to_string(pid_file(dir))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    String::from_utf8_lossy(&cmdline).contains("kubestellar").then_some(pid)
+    String::from_utf8_lossy(&cmdline)
+        .contains("kubestellar")
+        .then_some(pid)
 }
 
 impl UpArgs {
     /// Runs until stopped.
     pub fn run(self) -> anyhow::Result<()> {
         if let Some(pid) = running_pid(&self.dir) {
-            bail!("kubestellar up is already running in {} (pid {pid}); stop it with: kubestellar down --dir {}", self.dir.display(), self.dir.display());
+            bail!(
+                "kubestellar up is already running in {} (pid {pid}); stop it with: kubestellar down --dir {}",
+                self.dir.display(),
+                self.dir.display()
+            );
         }
         let n = self.wecs.unwrap_or(if self.wec.is_empty() { 2 } else { 0 });
         let mut cfg = SystemConfig::new(&self.dir, n);
@@ -96,7 +106,8 @@ impl UpArgs {
         }
         let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         rt.block_on(async move {
-            std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
+            std::fs::create_dir_all(&self.dir)
+                .with_context(|| format!("cannot create {}", self.dir.display()))?;
             std::fs::write(pid_file(&self.dir), std::process::id().to_string())
                 .with_context(|| format!("cannot write {}", pid_file(&self.dir).display()))?;
             let started = Instant::now();
@@ -104,8 +115,10 @@ impl UpArgs {
             let bar = ProgressBar::new(0);
             if tty {
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    ProgressStyle::with_template(
+                        "{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
                 bar.enable_steady_tick(Duration::from_millis(100));
             } else {
@@ -149,16 +162,24 @@ impl UpArgs {
             eprintln!("stopping...");
             system.stop().await;
             let _ = std::fs::remove_file(pid_file(&self.dir));
-            eprintln!("stopped; start again with: kubestellar up --dir {}", self.dir.display());
+            eprintln!(
+                "stopped; start again with: kubestellar up --dir {}",
+                self.dir.display()
+            );
             Ok(())
         })
     }
 }
 
 fn print_what_now(system: &System, took: Duration) {
-    let kc = std::fs::canonicalize(&system.kubeconfig).unwrap_or_else(|_| system.kubeconfig.clone());
+    let kc =
+        std::fs::canonicalize(&system.kubeconfig).unwrap_or_else(|_| system.kubeconfig.clone());
     let wds = system.wds.first().cloned().unwrap_or_default();
-    let wec = system.wecs.first().map(|w| w.name.clone()).unwrap_or_default();
+    let wec = system
+        .wecs
+        .first()
+        .map(|w| w.name.clone())
+        .unwrap_or_default();
     println!(
         "KubeStellar is up in {:.1}s: ITS {}, WDS {}, {} WEC(s).",
         took.as_secs_f64(),
@@ -168,12 +189,17 @@ fn print_what_now(system: &System, took: Duration) {
     );
     println!();
     println!("  export KUBECONFIG={}", kc.display());
-    println!("  kubectl --context {wds} apply -f examples/nginx/   # a namespace, a deployment, a BindingPolicy");
+    println!(
+        "  kubectl --context {wds} apply -f examples/nginx/   # a namespace, a deployment, a BindingPolicy"
+    );
     println!("  kubectl --context {wec} get deployments -A          # delivered to the WECs");
     println!("  kubectl --context {wds} get bindingpolicies,combinedstatuses -A");
     println!("  kubestellar status --dir {}", system.dir.display());
     println!();
-    println!("Stop with Ctrl-C or: kubestellar down --dir {}", system.dir.display());
+    println!(
+        "Stop with Ctrl-C or: kubestellar down --dir {}",
+        system.dir.display()
+    );
 }
 
 impl DownArgs {
@@ -204,14 +230,27 @@ impl DownArgs {
 impl StatusArgs {
     /// Prints the status.
     pub fn run(self) -> anyhow::Result<()> {
-        let (its, wds, wecs, ports) = crate::system::read_state(&self.dir)
-            .with_context(|| format!("no kubestellar system in {} (run kubestellar up first)", self.dir.display()))?;
+        let crate::system::State {
+            its,
+            wds,
+            wecs,
+            ports,
+        } = crate::system::read_state(&self.dir).with_context(|| {
+            format!(
+                "no kubestellar system in {} (run kubestellar up first)",
+                self.dir.display()
+            )
+        })?;
         let kubeconfig = self.dir.join("kubeconfig");
         let up = running_pid(&self.dir);
-        println!("System in {}: {}", self.dir.display(), match up {
-            Some(pid) => format!("running (pid {pid})"),
-            None => "not running".to_string(),
-        });
+        println!(
+            "System in {}: {}",
+            self.dir.display(),
+            match up {
+                Some(pid) => format!("running (pid {pid})"),
+                None => "not running".to_string(),
+            }
+        );
         let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         rt.block_on(async {
             println!("\nSPACES");
@@ -224,17 +263,26 @@ impl StatusArgs {
                     Some(c) => c.apiserver_version().await.is_ok(),
                     None => false,
                 };
-                println!("  {name:<14} {role:<4} http://127.0.0.1:{port:<6} {}", if reachable { "up" } else { "down" });
+                println!(
+                    "  {name:<14} {role:<4} http://127.0.0.1:{port:<6} {}",
+                    if reachable { "up" } else { "down" }
+                );
             }
             let its_client = client(&kubeconfig, &its).await;
             println!("\nWECS");
             for w in &wecs {
-                let labels: Vec<String> = w.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let labels: Vec<String> =
+                    w.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 let health = match &its_client {
                     Some(c) => agent_health(c, &w.name).await,
                     None => "unknown (ITS unreachable)".into(),
                 };
-                println!("  {:<14} agent: {:<28} labels: {}", w.name, health, labels.join(","));
+                println!(
+                    "  {:<14} agent: {:<28} labels: {}",
+                    w.name,
+                    health,
+                    labels.join(",")
+                );
             }
             for w in &wds {
                 println!("\nWDS {w}");
@@ -251,9 +299,14 @@ impl StatusArgs {
 }
 
 async fn client(kubeconfig: &Path, context: &str) -> Option<kube::Client> {
-    let c = crate::clients::client(Some(kubeconfig), Some(context)).await.ok()?;
+    let c = crate::clients::client(Some(kubeconfig), Some(context))
+        .await
+        .ok()?;
     // Fail fast when the space is down instead of waiting for the default timeout.
-    tokio::time::timeout(Duration::from_secs(2), c.apiserver_version()).await.ok()?.ok()?;
+    tokio::time::timeout(Duration::from_secs(2), c.apiserver_version())
+        .await
+        .ok()?
+        .ok()?;
     Some(c)
 }
 
@@ -266,7 +319,11 @@ async fn agent_health(its: &kube::Client, cluster: &str) -> String {
             match renewed {
                 Some(t) => {
                     let age = (chrono::Utc::now().timestamp() - t.as_second()).max(0);
-                    if age <= 3 * crate::agent::HEARTBEAT_SECONDS as i64 { format!("healthy ({age}s ago)") } else { format!("stale ({age}s ago)") }
+                    if age <= 3 * crate::agent::HEARTBEAT_SECONDS as i64 {
+                        format!("healthy ({age}s ago)")
+                    } else {
+                        format!("stale ({age}s ago)")
+                    }
                 }
                 None => "unknown".into(),
             }
@@ -277,7 +334,10 @@ async fn agent_health(its: &kube::Client, cluster: &str) -> String {
 }
 
 fn dyn_api(c: &kube::Client, kind: &str, plural: &str) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(crate::api::CONTROL_GROUP, crate::api::CONTROL_VERSION, kind), plural);
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(crate::api::CONTROL_GROUP, crate::api::CONTROL_VERSION, kind),
+        plural,
+    );
     Api::all_with(c.clone(), &ar)
 }
 
@@ -291,16 +351,23 @@ fn condition(o: &DynamicObject, t: &str) -> String {
 }
 
 async fn print_policies(c: &kube::Client) {
-    let bps = dyn_api(c, "BindingPolicy", "bindingpolicies").list(&ListParams::default()).await;
-    let bindings = dyn_api(c, "Binding", "bindings").list(&ListParams::default()).await;
+    let bps = dyn_api(c, "BindingPolicy", "bindingpolicies")
+        .list(&ListParams::default())
+        .await;
+    let bindings = dyn_api(c, "Binding", "bindings")
+        .list(&ListParams::default())
+        .await;
     let counts: BTreeMap<String, (usize, usize)> = bindings
         .map(|l| {
             l.items
                 .iter()
                 .map(|b| {
                     let w = &b.data["spec"]["workload"];
-                    let objs = w["clusterScope"].as_array().map_or(0, |a| a.len()) + w["namespaceScope"].as_array().map_or(0, |a| a.len());
-                    let dests = b.data["spec"]["destinations"].as_array().map_or(0, |a| a.len());
+                    let objs = w["clusterScope"].as_array().map_or(0, |a| a.len())
+                        + w["namespaceScope"].as_array().map_or(0, |a| a.len());
+                    let dests = b.data["spec"]["destinations"]
+                        .as_array()
+                        .map_or(0, |a| a.len());
                     (b.metadata.name.clone().unwrap_or_default(), (objs, dests))
                 })
                 .collect()
@@ -309,11 +376,21 @@ async fn print_policies(c: &kube::Client) {
     match bps {
         Ok(l) if l.items.is_empty() => println!("  no BindingPolicies"),
         Ok(l) => {
-            println!("  {:<24} {:<6} {:<7} {:>8} {:>5}", "BINDINGPOLICY", "READY", "SYNCED", "OBJECTS", "WECS");
+            println!(
+                "  {:<24} {:<6} {:<7} {:>8} {:>5}",
+                "BINDINGPOLICY", "READY", "SYNCED", "OBJECTS", "WECS"
+            );
             for bp in &l.items {
                 let name = bp.metadata.name.clone().unwrap_or_default();
                 let (o, d) = counts.get(&name).copied().unwrap_or((0, 0));
-                println!("  {:<24} {:<6} {:<7} {:>8} {:>5}", name, condition(bp, "Ready"), condition(bp, "Synced"), o, d);
+                println!(
+                    "  {:<24} {:<6} {:<7} {:>8} {:>5}",
+                    name,
+                    condition(bp, "Ready"),
+                    condition(bp, "Synced"),
+                    o,
+                    d
+                );
             }
         }
         Err(e) => println!("  cannot list BindingPolicies: {e}"),
@@ -321,7 +398,10 @@ async fn print_policies(c: &kube::Client) {
 }
 
 async fn print_plugins(c: &kube::Client) {
-    match dyn_api(c, "WasmPlugin", "wasmplugins").list(&ListParams::default()).await {
+    match dyn_api(c, "WasmPlugin", "wasmplugins")
+        .list(&ListParams::default())
+        .await
+    {
         Ok(l) => {
             println!("  {:<24} {:<6} {:<12} SOURCE", "PLUGIN", "READY", "KIND");
             for p in &l.items {
