@@ -51,26 +51,43 @@ fn up(dir: &Path) -> Child {
         }
         assert!(start.elapsed() < T, "kubestellar up not ready within {T:?}");
     }
-    assert!(dir.join("kubeconfig").exists(), "the kubeconfig is written once ready");
+    assert!(
+        dir.join("kubeconfig").exists(),
+        "the kubeconfig is written once ready"
+    );
     child
 }
 
 fn sigterm(child: &mut Child) {
-    let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs").success();
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs")
+        .success();
     assert!(ok, "SIGTERM delivered");
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "kubestellar up stops cleanly on SIGTERM: {status}");
+            assert!(
+                status.success(),
+                "kubestellar up stops cleanly on SIGTERM: {status}"
+            );
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "kubestellar up did not stop within 30 s");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "kubestellar up did not stop within 30 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 fn example(name: &str) -> String {
-    repo().join("examples/nginx").join(name).to_string_lossy().into_owned()
+    repo()
+        .join("examples/nginx")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn resource_versions(k: &Kubectl, kind: &str) -> String {
@@ -80,7 +97,9 @@ fn resource_versions(k: &Kubectl, kind: &str) -> String {
 #[test]
 fn quickstart_as_a_new_user() {
     // The example plugin, built as the README's quickstart builds it.
-    let status = Command::new(repo().join("scripts/build-examples")).status().expect("build-examples runs");
+    let status = Command::new(repo().join("scripts/build-examples"))
+        .status()
+        .expect("build-examples runs");
     assert!(status.success(), "scripts/build-examples");
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -92,66 +111,150 @@ fn quickstart_as_a_new_user() {
     let c2 = Kubectl::new(33, &kc).context("cluster2");
     let contexts = wds.ok(&["config", "get-contexts", "-o", "name"]);
     for ctx in ["wds1", "its1", "cluster1", "cluster2"] {
-        assert!(contexts.lines().any(|l| l == ctx), "context {ctx} in {contexts}");
+        assert!(
+            contexts.lines().any(|l| l == ctx),
+            "context {ctx} in {contexts}"
+        );
     }
 
     // The upstream scenario: namespace + deployment + BindingPolicy -> both WECs.
-    wds.ok(&["apply", "-f", &example("namespace.yaml"), "-f", &example("deployment.yaml")]);
+    wds.ok(&[
+        "apply",
+        "-f",
+        &example("namespace.yaml"),
+        "-f",
+        &example("deployment.yaml"),
+    ]);
     wds.ok(&["apply", "-f", &example("bindingpolicy.yaml")]);
     for wec in [&c1, &c2] {
-        eventually(T, "nginx delivered", || wec.jsonpath(&["get", "deploy", "nginx", "-n", "nginx"], "{.metadata.name}"));
+        eventually(T, "nginx delivered", || {
+            wec.jsonpath(
+                &["get", "deploy", "nginx", "-n", "nginx"],
+                "{.metadata.name}",
+            )
+        });
     }
 
     // A CustomTransform with a plugin: per-cluster labels, and upstream's remove.
     let out = kubestellar()
-        .args(["plugin", "install", "examples/plugins/cluster-labels.wasm", "--name", "cluster-labels", "--context", "wds1", "--kubeconfig"])
+        .args([
+            "plugin",
+            "install",
+            "examples/plugins/cluster-labels.wasm",
+            "--name",
+            "cluster-labels",
+            "--context",
+            "wds1",
+            "--kubeconfig",
+        ])
         .arg(&kc)
         .output()
         .expect("plugin install runs");
-    assert!(out.status.success(), "plugin install: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "plugin install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     wds.ok(&["apply", "-f", &example("customtransform.yaml")]);
     for (wec, region) in [(&c1, "east"), (&c2, "west")] {
         eventually(T, "per-cluster label from the plugin", || {
-            wec.jsonpath(&["get", "deploy", "nginx", "-n", "nginx"], "{.metadata.labels.example\\.kubestellar\\.io/region}")
-                .filter(|r| r == region)
+            wec.jsonpath(
+                &["get", "deploy", "nginx", "-n", "nginx"],
+                "{.metadata.labels.example\\.kubestellar\\.io/region}",
+            )
+            .filter(|r| r == region)
         });
-        let labels = wec.ok(&["get", "deploy", "nginx", "-n", "nginx", "-o", "jsonpath={.metadata.labels}"]);
-        assert!(!labels.contains("test.kubestellar.io/test-label"), "removed by the CustomTransform: {labels}");
+        let labels = wec.ok(&[
+            "get",
+            "deploy",
+            "nginx",
+            "-n",
+            "nginx",
+            "-o",
+            "jsonpath={.metadata.labels}",
+        ]);
+        assert!(
+            !labels.contains("test.kubestellar.io/test-label"),
+            "removed by the CustomTransform: {labels}"
+        );
     }
 
     // Status back: CombinedStatus from two StatusCollectors.
-    wds.ok(&["apply", "-f", &example("statuscollector.yaml"), "-f", &example("bindingpolicy-status.yaml")]);
+    wds.ok(&[
+        "apply",
+        "-f",
+        &example("statuscollector.yaml"),
+        "-f",
+        &example("bindingpolicy-status.yaml"),
+    ]);
     eventually(T, "sum of available replicas = 2", || {
-        wds.jsonpath(&["get", "combinedstatuses", "-n", "nginx"], "{.items[0].results[?(@.name==\"sum-available-replicas\")].rows[0].columns[0].float}")
-            .filter(|s| s == "2")
+        wds.jsonpath(
+            &["get", "combinedstatuses", "-n", "nginx"],
+            "{.items[0].results[?(@.name==\"sum-available-replicas\")].rows[0].columns[0].float}",
+        )
+        .filter(|s| s == "2")
     });
     eventually(T, "one row per WEC", || {
-        wds.jsonpath(&["get", "combinedstatuses", "-n", "nginx"], "{.items[0].results[?(@.name==\"ready-per-wec\")].rows[*].columns[0].string}")
-            .filter(|s| s.contains("cluster1") && s.contains("cluster2"))
+        wds.jsonpath(
+            &["get", "combinedstatuses", "-n", "nginx"],
+            "{.items[0].results[?(@.name==\"ready-per-wec\")].rows[*].columns[0].string}",
+        )
+        .filter(|s| s.contains("cluster1") && s.contains("cluster2"))
     });
     eventually(T, "BindingPolicy Ready", || {
-        wds.jsonpath(&["get", "bindingpolicy", "nginx"], "{.status.conditions[?(@.type==\"Ready\")].status}").filter(|s| s == "True")
+        wds.jsonpath(
+            &["get", "bindingpolicy", "nginx"],
+            "{.status.conditions[?(@.type==\"Ready\")].status}",
+        )
+        .filter(|s| s == "True")
     });
-    let status = kubestellar().args(["status", "--dir"]).arg(dir.path()).output().expect("status runs");
+    let status = kubestellar()
+        .args(["status", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("status runs");
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("cluster1") && text.contains("healthy") && text.contains("nginx"), "{text}");
+    assert!(
+        text.contains("cluster1") && text.contains("healthy") && text.contains("nginx"),
+        "{text}"
+    );
 
     // Restart on the same directory: same contexts, same state, nothing rewritten.
     let mw_before = resource_versions(&its, "manifestworks");
     sigterm(&mut child);
     let mut child = up(dir.path());
-    eventually(T, "WDS back with its objects", || wds.jsonpath(&["get", "bindingpolicy", "nginx"], "{.metadata.name}"));
+    eventually(T, "WDS back with its objects", || {
+        wds.jsonpath(&["get", "bindingpolicy", "nginx"], "{.metadata.name}")
+    });
     for (wec, region) in [(&c1, "east"), (&c2, "west")] {
-        let r = wec.jsonpath(&["get", "deploy", "nginx", "-n", "nginx"], "{.metadata.labels.example\\.kubestellar\\.io/region}");
-        assert_eq!(r.as_deref(), Some(region), "still delivered and customized after restart");
+        let r = wec.jsonpath(
+            &["get", "deploy", "nginx", "-n", "nginx"],
+            "{.metadata.labels.example\\.kubestellar\\.io/region}",
+        );
+        assert_eq!(
+            r.as_deref(),
+            Some(region),
+            "still delivered and customized after restart"
+        );
     }
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(resource_versions(&its, "manifestworks"), mw_before, "a restart rewrites no unchanged ManifestWork");
+    assert_eq!(
+        resource_versions(&its, "manifestworks"),
+        mw_before,
+        "a restart rewrites no unchanged ManifestWork"
+    );
     eventually(T, "CombinedStatus still right", || {
-        wds.jsonpath(&["get", "combinedstatuses", "-n", "nginx"], "{.items[0].results[?(@.name==\"sum-available-replicas\")].rows[0].columns[0].float}")
-            .filter(|s| s == "2")
+        wds.jsonpath(
+            &["get", "combinedstatuses", "-n", "nginx"],
+            "{.items[0].results[?(@.name==\"sum-available-replicas\")].rows[0].columns[0].float}",
+        )
+        .filter(|s| s == "2")
     });
-    let down = kubestellar().args(["down", "--dir"]).arg(dir.path()).status().expect("down runs");
+    let down = kubestellar()
+        .args(["down", "--dir"])
+        .arg(dir.path())
+        .status()
+        .expect("down runs");
     assert!(down.success(), "kubestellar down");
     let status = child.wait().expect("up exits");
     assert!(status.success(), "up exits cleanly after down: {status}");

@@ -21,7 +21,9 @@ pub enum InventoryError {
     Crds(#[from] crate::api::crds::CrdError),
     #[error("{what}: {source}")]
     Api { what: String, source: kube::Error },
-    #[error("namespace {0} still holds ManifestWorks with the agent's finalizer; run the WEC's agent so it can clean up, or pass --force to abandon what it applied")]
+    #[error(
+        "namespace {0} still holds ManifestWorks with the agent's finalizer; run the WEC's agent so it can clean up, or pass --force to abandon what it applied"
+    )]
     AgentFinalizers(String),
 }
 
@@ -58,7 +60,10 @@ pub async fn register(its: &kube::Client, reg: &Registration) -> Result<(), Inve
     let namespaces: Api<Namespace> = Api::all(its.clone());
     for ns in [CUSTOMIZATION_PROPERTIES_NS, reg.name.as_str()] {
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-        namespaces.patch(ns, &params, &Patch::Apply(&body)).await.map_err(api_err(format!("namespace {ns}")))?;
+        namespaces
+            .patch(ns, &params, &Patch::Apply(&body))
+            .await
+            .map_err(api_err(format!("namespace {ns}")))?;
     }
     let mcs: Api<ManagedCluster> = Api::all(its.clone());
     let body = json!({
@@ -79,7 +84,10 @@ pub async fn register(its: &kube::Client, reg: &Registration) -> Result<(), Inve
     });
     cms.patch(&reg.name, &params, &Patch::Apply(&body))
         .await
-        .map_err(api_err(format!("ConfigMap {CUSTOMIZATION_PROPERTIES_NS}/{}", reg.name)))?;
+        .map_err(api_err(format!(
+            "ConfigMap {CUSTOMIZATION_PROPERTIES_NS}/{}",
+            reg.name
+        )))?;
     Ok(())
 }
 
@@ -92,7 +100,13 @@ pub async fn unregister(its: &kube::Client, name: &str, force: bool) -> Result<(
         Ok(l) => l
             .items
             .into_iter()
-            .filter(|m| m.metadata.finalizers.iter().flatten().any(|f| f == MANIFESTWORK_CLEANUP_FINALIZER))
+            .filter(|m| {
+                m.metadata
+                    .finalizers
+                    .iter()
+                    .flatten()
+                    .any(|f| f == MANIFESTWORK_CLEANUP_FINALIZER)
+            })
             .collect(),
         Err(_) => Vec::new(),
     };
@@ -121,14 +135,23 @@ pub async fn unregister(its: &kube::Client, name: &str, force: bool) -> Result<(
         Err(source) => Err(InventoryError::Api { what, source }),
     };
     let mcs: Api<ManagedCluster> = Api::all(its.clone());
-    ignore_missing(mcs.delete(name, &DeleteParams::default()).await.map(|_| ()), format!("ManagedCluster {name}"))?;
+    ignore_missing(
+        mcs.delete(name, &DeleteParams::default()).await.map(|_| ()),
+        format!("ManagedCluster {name}"),
+    )?;
     let cms: Api<ConfigMap> = Api::namespaced(its.clone(), CUSTOMIZATION_PROPERTIES_NS);
     ignore_missing(
         cms.delete(name, &DeleteParams::default()).await.map(|_| ()),
         format!("ConfigMap {CUSTOMIZATION_PROPERTIES_NS}/{name}"),
     )?;
     let namespaces: Api<Namespace> = Api::all(its.clone());
-    ignore_missing(namespaces.delete(name, &DeleteParams::default()).await.map(|_| ()), format!("namespace {name}"))?;
+    ignore_missing(
+        namespaces
+            .delete(name, &DeleteParams::default())
+            .await
+            .map(|_| ()),
+        format!("namespace {name}"),
+    )?;
     Ok(())
 }
 

@@ -13,7 +13,9 @@ pub fn contains(desired: &Value, live: &Value) -> bool {
             Some(lv) => contains(dv, lv),
             None => dv.is_null() || is_empty_container(dv),
         }),
-        (Value::Array(d), Value::Array(l)) => d.len() == l.len() && d.iter().zip(l).all(|(a, b)| contains(a, b)),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(a, b)| contains(a, b))
+        }
         (Value::Number(a), Value::Number(b)) => a == b || a.as_f64() == b.as_f64(),
         (a, b) => a == b,
     }
@@ -30,7 +32,14 @@ pub fn applied_part(manifest: &Value) -> Value {
     if let Some(o) = m.as_object_mut() {
         o.remove("status");
         if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-            for k in ["resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink"] {
+            for k in [
+                "resourceVersion",
+                "uid",
+                "creationTimestamp",
+                "generation",
+                "managedFields",
+                "selfLink",
+            ] {
                 meta.remove(k);
             }
         }
@@ -60,7 +69,9 @@ mod tests {
 
     #[test]
     fn applied_part_drops_server_fields() {
-        let m = applied_part(&json!({"metadata": {"name": "a", "resourceVersion": "5", "uid": "u"}, "status": {"x": 1}, "spec": {}}));
+        let m = applied_part(
+            &json!({"metadata": {"name": "a", "resourceVersion": "5", "uid": "u"}, "status": {"x": 1}, "spec": {}}),
+        );
         assert_eq!(m, json!({"metadata": {"name": "a"}, "spec": {}}));
     }
 }

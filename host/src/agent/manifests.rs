@@ -18,11 +18,19 @@ pub struct ObjKey {
 
 impl std::fmt::Display for ObjKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let gv = if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) };
+        let gv = if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        };
         if self.namespace.is_empty() {
             write!(f, "{gv}, Kind={} {}", self.kind, self.name)
         } else {
-            write!(f, "{gv}, Kind={} {}/{}", self.kind, self.namespace, self.name)
+            write!(
+                f,
+                "{gv}, Kind={} {}/{}",
+                self.kind, self.namespace, self.name
+            )
         }
     }
 }
@@ -30,7 +38,11 @@ impl std::fmt::Display for ObjKey {
 impl ObjKey {
     /// The GroupVersionKind.
     pub fn gvk(&self) -> GroupVersionKind {
-        GroupVersionKind { group: self.group.clone(), version: self.version.clone(), kind: self.kind.clone() }
+        GroupVersionKind {
+            group: self.group.clone(),
+            version: self.version.clone(),
+            kind: self.kind.clone(),
+        }
     }
 }
 
@@ -63,10 +75,17 @@ pub fn desired(mw: &ManifestWork) -> (Vec<Desired>, Vec<BadManifest>) {
                     id.group == key.group
                         && id.name == key.name
                         && id.namespace == key.namespace
-                        && c.update_strategy.as_ref().is_some_and(|s| s.type_ == "CreateOnly")
+                        && c.update_strategy
+                            .as_ref()
+                            .is_some_and(|s| s.type_ == "CreateOnly")
                         && resource_matches_kind(&id.resource, &key.kind)
                 });
-                good.push(Desired { ordinal: i, key, object: super::diff::applied_part(m), create_only });
+                good.push(Desired {
+                    ordinal: i,
+                    key,
+                    object: super::diff::applied_part(m),
+                    create_only,
+                });
             }
             Err(reason) => bad.push(BadManifest { ordinal: i, reason }),
         }
@@ -79,7 +98,9 @@ pub fn desired(mw: &ManifestWork) -> (Vec<Desired>, Vec<BadManifest>) {
 /// prefix of the resource), since discovery has not run yet when configs are read.
 fn resource_matches_kind(resource: &str, kind: &str) -> bool {
     let k = kind.to_lowercase();
-    resource == k || resource.starts_with(&k) || resource.trim_end_matches('s') == k.trim_end_matches('s')
+    resource == k
+        || resource.starts_with(&k)
+        || resource.trim_end_matches('s') == k.trim_end_matches('s')
 }
 
 /// Namespaces first, then CRDs, then everything else.
@@ -92,9 +113,18 @@ pub fn apply_rank(k: &ObjKey) -> u8 {
 }
 
 fn identity(m: &Value) -> Result<ObjKey, String> {
-    let api_version = m["apiVersion"].as_str().filter(|s| !s.is_empty()).ok_or("manifest has no apiVersion")?;
-    let kind = m["kind"].as_str().filter(|s| !s.is_empty()).ok_or("manifest has no kind")?;
-    let name = m["metadata"]["name"].as_str().filter(|s| !s.is_empty()).ok_or("manifest has no metadata.name")?;
+    let api_version = m["apiVersion"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or("manifest has no apiVersion")?;
+    let kind = m["kind"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or("manifest has no kind")?;
+    let name = m["metadata"]["name"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or("manifest has no metadata.name")?;
     let (group, version) = match api_version.split_once('/') {
         Some((g, v)) => (g.to_string(), v.to_string()),
         None => (String::new(), api_version.to_string()),
@@ -103,7 +133,10 @@ fn identity(m: &Value) -> Result<ObjKey, String> {
         group,
         version,
         kind: kind.to_string(),
-        namespace: m["metadata"]["namespace"].as_str().unwrap_or_default().to_string(),
+        namespace: m["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         name: name.to_string(),
     })
 }
@@ -134,9 +167,18 @@ mod tests {
         }));
         let (good, bad) = desired(&w);
         let kinds: Vec<&str> = good.iter().map(|d| d.key.kind.as_str()).collect();
-        assert_eq!(kinds, vec!["Namespace", "CustomResourceDefinition", "Deployment"]);
+        assert_eq!(
+            kinds,
+            vec!["Namespace", "CustomResourceDefinition", "Deployment"]
+        );
         assert!(good[2].create_only && !good[0].create_only);
         assert!(good[2].object.get("status").is_none());
-        assert_eq!(bad, vec![BadManifest { ordinal: 2, reason: "manifest has no apiVersion".into() }]);
+        assert_eq!(
+            bad,
+            vec![BadManifest {
+                ordinal: 2,
+                reason: "manifest has no apiVersion".into()
+            }]
+        );
     }
 }

@@ -155,7 +155,11 @@ impl Agent {
         resync.tick().await;
         loop {
             // Start what can start.
-            let ready: Vec<Work> = pending.iter().filter(|w| !in_flight.contains(*w)).cloned().collect();
+            let ready: Vec<Work> = pending
+                .iter()
+                .filter(|w| !in_flight.contains(*w))
+                .cloned()
+                .collect();
             for w in ready {
                 if running.len() >= sh.cfg.concurrency {
                     break;
@@ -249,7 +253,11 @@ async fn watch_manifestworks(sh: Arc<Shared>) {
             Ok(watcher::Event::InitDone) => {
                 let gone: Vec<String> = {
                     let mut mws = lock(&sh.mws);
-                    let gone = mws.keys().filter(|k| !initial.contains_key(*k)).cloned().collect();
+                    let gone = mws
+                        .keys()
+                        .filter(|k| !initial.contains_key(*k))
+                        .cloned()
+                        .collect();
                     *mws = std::mem::take(&mut initial);
                     gone
                 };
@@ -279,18 +287,28 @@ async fn watch_manifestworks(sh: Arc<Shared>) {
 
 /// Renews the agent's Lease in its mailbox namespace (`kubestellar status` reads it).
 async fn heartbeat(sh: Arc<Shared>) {
-    let api: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(sh.its.clone(), &sh.cfg.cluster);
+    let api: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(sh.its.clone(), &sh.cfg.cluster);
     let mut tick = tokio::time::interval(Duration::from_secs(HEARTBEAT_SECONDS));
     loop {
         tick.tick().await;
-        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let now = chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string();
         let body = json!({
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
             "metadata": {"name": HEARTBEAT_LEASE, "namespace": sh.cfg.cluster},
             "spec": {"holderIdentity": sh.cfg.field_manager, "leaseDurationSeconds": 3 * HEARTBEAT_SECONDS, "renewTime": now},
         });
-        if let Err(e) = api.patch(HEARTBEAT_LEASE, &PatchParams::apply(&sh.cfg.field_manager).force(), &Patch::Apply(&body)).await {
+        if let Err(e) = api
+            .patch(
+                HEARTBEAT_LEASE,
+                &PatchParams::apply(&sh.cfg.field_manager).force(),
+                &Patch::Apply(&body),
+            )
+            .await
+        {
             tracing::debug!(cluster = %sh.cfg.cluster, error = %e, "heartbeat failed");
         }
     }
@@ -333,7 +351,10 @@ fn rebuild_wanted(sh: &Shared) {
         for d in manifests::desired(mw).0 {
             wanted
                 .entry(d.key.clone())
-                .or_insert_with(|| Wanted { owners: BTreeSet::new(), desired: d.clone() })
+                .or_insert_with(|| Wanted {
+                    owners: BTreeSet::new(),
+                    desired: d.clone(),
+                })
                 .owners
                 .insert(name.clone());
         }
@@ -366,8 +387,11 @@ async fn reconcile_mw(sh: &Arc<Shared>, name: &str) -> Result<(), AgentError> {
     let mw = lock(&sh.mws).get(name).cloned();
     let Some(mw) = mw else {
         // Gone without our finalizer (forced): release what it wanted, from memory.
-        let keys: Vec<ObjKey> =
-            lock(&sh.wanted).iter().filter(|(_, w)| w.owners.contains(name)).map(|(k, _)| k.clone()).collect();
+        let keys: Vec<ObjKey> = lock(&sh.wanted)
+            .iter()
+            .filter(|(_, w)| w.owners.contains(name))
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in keys {
             release(sh, name, &k, true).await?;
         }
@@ -398,7 +422,10 @@ async fn reconcile_mw(sh: &Arc<Shared>, name: &str) -> Result<(), AgentError> {
     for d in &desired {
         {
             let mut wanted = lock(&sh.wanted);
-            let w = wanted.entry(d.key.clone()).or_insert_with(|| Wanted { owners: BTreeSet::new(), desired: d.clone() });
+            let w = wanted.entry(d.key.clone()).or_insert_with(|| Wanted {
+                owners: BTreeSet::new(),
+                desired: d.clone(),
+            });
             w.owners.insert(name.to_string());
             w.desired = d.clone();
         }
@@ -446,10 +473,15 @@ async fn ensure_finalizer(sh: &Shared, mw: &ManifestWork) -> Result<(), AgentErr
     }
     fins.push(MANIFESTWORK_CLEANUP_FINALIZER.into());
     let api: Api<ManifestWork> = Api::namespaced(sh.its.clone(), &sh.cfg.cluster);
-    let patch = json!({"metadata": {"finalizers": fins, "resourceVersion": mw.metadata.resource_version}});
-    api.patch(&mw.metadata.name.clone().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(AgentError::Its)?;
+    let patch =
+        json!({"metadata": {"finalizers": fins, "resourceVersion": mw.metadata.resource_version}});
+    api.patch(
+        &mw.metadata.name.clone().unwrap_or_default(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(AgentError::Its)?;
     Ok(())
 }
 
@@ -466,8 +498,16 @@ async fn remove_finalizer(sh: &Shared, mw: &ManifestWork) -> Result<(), AgentErr
         return Ok(());
     }
     let api: Api<ManifestWork> = Api::namespaced(sh.its.clone(), &sh.cfg.cluster);
-    let patch = json!({"metadata": {"finalizers": fins, "resourceVersion": mw.metadata.resource_version}});
-    match api.patch(&mw.metadata.name.clone().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+    let patch =
+        json!({"metadata": {"finalizers": fins, "resourceVersion": mw.metadata.resource_version}});
+    match api
+        .patch(
+            &mw.metadata.name.clone().unwrap_or_default(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(AgentError::Its(e)),
@@ -477,11 +517,19 @@ async fn remove_finalizer(sh: &Shared, mw: &ManifestWork) -> Result<(), AgentErr
 /// An applied object changed in the WEC: repair drift (through its ManifestWork) and report
 /// its status.
 async fn object_changed(sh: &Arc<Shared>, key: &ObjKey) -> Result<(), AgentError> {
-    let Some(w) = lock(&sh.wanted).get(key).cloned() else { return Ok(()) };
+    let Some(w) = lock(&sh.wanted).get(key).cloned() else {
+        return Ok(());
+    };
     let live = lock(&sh.live).get(key).cloned();
     let drifted = match &live {
         None => true,
-        Some(l) => !w.desired.create_only && !diff::contains(&w.desired.object, &serde_json::to_value(l).unwrap_or(Value::Null)),
+        Some(l) => {
+            !w.desired.create_only
+                && !diff::contains(
+                    &w.desired.object,
+                    &serde_json::to_value(l).unwrap_or(Value::Null),
+                )
+        }
     };
     if drifted {
         for owner in &w.owners {
@@ -490,7 +538,9 @@ async fn object_changed(sh: &Arc<Shared>, key: &ObjKey) -> Result<(), AgentError
         return Ok(());
     }
     let Some(live) = live else { return Ok(()) };
-    let Some(owner) = w.owners.iter().next().cloned() else { return Ok(()) };
+    let Some(owner) = w.owners.iter().next().cloned() else {
+        return Ok(());
+    };
     let mw = lock(&sh.mws).get(&owner).cloned();
     match mw {
         Some(mw) => report::work_status(sh, &mw, key, &live).await,

@@ -18,7 +18,16 @@ use crate::api::{ManifestWork, ManifestWorkStatus, WorkStatus};
 pub fn work_status_name(key: &ObjKey) -> String {
     let gv = format!("{}{}", key.group, key.version);
     let raw = format!("{gv}-{}-{}-{}", key.kind, key.namespace, key.name).to_lowercase();
-    let clean: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect();
+    let clean: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
     if clean.len() <= 253 {
         return clean;
     }
@@ -28,11 +37,19 @@ pub fn work_status_name(key: &ObjKey) -> String {
 }
 
 fn resource_of(sh: &Shared, key: &ObjKey) -> String {
-    lock(&sh.resources).get(&key.gvk()).map(|r| r.ar.plural.clone()).unwrap_or_default()
+    lock(&sh.resources)
+        .get(&key.gvk())
+        .map(|r| r.ar.plural.clone())
+        .unwrap_or_default()
 }
 
 /// Creates or updates the WorkStatus of one applied object.
-pub(super) async fn work_status(sh: &Arc<Shared>, mw: &ManifestWork, key: &ObjKey, live: &DynamicObject) -> Result<(), AgentError> {
+pub(super) async fn work_status(
+    sh: &Arc<Shared>,
+    mw: &ManifestWork,
+    key: &ObjKey,
+    live: &DynamicObject,
+) -> Result<(), AgentError> {
     let name = work_status_name(key);
     let api: Api<WorkStatus> = Api::namespaced(sh.its.clone(), &sh.cfg.cluster);
     let labels = mw.metadata.labels.clone().unwrap_or_default();
@@ -46,7 +63,11 @@ pub(super) async fn work_status(sh: &Arc<Shared>, mw: &ManifestWork, key: &ObjKe
         "group": key.group, "version": key.version, "resource": resource_of(sh, key),
         "kind": key.kind, "name": key.name, "namespace": key.namespace,
     });
-    let status = live.data.get("status").cloned().unwrap_or_else(|| json!({}));
+    let status = live
+        .data
+        .get("status")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let existing = lock(&sh.workstatuses).get(&name).cloned();
     let existing = match existing {
         Some(e) => Some(e),
@@ -57,28 +78,39 @@ pub(super) async fn work_status(sh: &Arc<Shared>, mw: &ManifestWork, key: &ObjKe
                 "metadata": {"name": name, "namespace": sh.cfg.cluster, "labels": labels, "ownerReferences": owner},
                 "spec": {"sourceRef": source_ref},
             });
-            let ws: WorkStatus = serde_json::from_value(body).map_err(|e| AgentError::Retry(e.to_string()))?;
+            let ws: WorkStatus =
+                serde_json::from_value(body).map_err(|e| AgentError::Retry(e.to_string()))?;
             match api.create(&PostParams::default(), &ws).await {
                 Ok(created) => Some(created),
-                Err(kube::Error::Api(s)) if s.code == 409 => api.get_opt(&name).await.map_err(AgentError::Its)?,
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    api.get_opt(&name).await.map_err(AgentError::Its)?
+                }
                 Err(e) => return Err(AgentError::Its(e)),
             }
         }
     };
-    let Some(existing) = existing else { return Ok(()) };
+    let Some(existing) = existing else {
+        return Ok(());
+    };
     let current = serde_json::to_value(&existing).unwrap_or_default();
     let meta_ok = current["metadata"]["labels"] == json!(labels)
         && current["spec"]["sourceRef"] == source_ref
         && current["metadata"]["ownerReferences"][0]["uid"] == owner[0]["uid"];
     if !meta_ok {
         let patch = json!({"metadata": {"labels": labels, "ownerReferences": owner}, "spec": {"sourceRef": source_ref}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(AgentError::Its)?;
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(AgentError::Its)?;
     }
     if current.get("status") != Some(&status) {
         // Replace, not merge: fields gone from the object's status must go from the report.
-        let ops: json_patch::Patch = serde_json::from_value(json!([{"op": "add", "path": "/status", "value": status}]))
-            .map_err(|e| AgentError::Retry(e.to_string()))?;
-        match api.patch_status(&name, &PatchParams::default(), &Patch::<()>::Json(ops)).await {
+        let ops: json_patch::Patch =
+            serde_json::from_value(json!([{"op": "add", "path": "/status", "value": status}]))
+                .map_err(|e| AgentError::Retry(e.to_string()))?;
+        match api
+            .patch_status(&name, &PatchParams::default(), &Patch::<()>::Json(ops))
+            .await
+        {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => return Err(AgentError::Its(e)),
@@ -130,50 +162,141 @@ pub(super) async fn manifestwork_status(
         let mut conds = old_conds;
         match r {
             Ok(_) => {
-                set_condition(&mut conds, Condition::new("Applied", true, "AppliedManifestComplete", "Apply manifest complete"));
-                set_condition(&mut conds, Condition::new("Available", true, "ResourceAvailable", "Resource is available"));
+                set_condition(
+                    &mut conds,
+                    Condition::new(
+                        "Applied",
+                        true,
+                        "AppliedManifestComplete",
+                        "Apply manifest complete",
+                    ),
+                );
+                set_condition(
+                    &mut conds,
+                    Condition::new(
+                        "Available",
+                        true,
+                        "ResourceAvailable",
+                        "Resource is available",
+                    ),
+                );
             }
             Err(f) => {
-                set_condition(&mut conds, Condition::new("Applied", false, "AppliedManifestFailed", f.message.clone()));
-                set_condition(&mut conds, Condition::new("Available", false, "ResourceNotAvailable", "Resource is not available"));
+                set_condition(
+                    &mut conds,
+                    Condition::new("Applied", false, "AppliedManifestFailed", f.message.clone()),
+                );
+                set_condition(
+                    &mut conds,
+                    Condition::new(
+                        "Available",
+                        false,
+                        "ResourceNotAvailable",
+                        "Resource is not available",
+                    ),
+                );
                 failures.push(format!("{}: {}", d.key, f.message));
                 if f.retry {
                     retry = Some(f.message.clone());
                 }
             }
         }
-        manifests.push((d.ordinal, ManifestCondition { resource_meta: meta, conditions: conds }));
+        manifests.push((
+            d.ordinal,
+            ManifestCondition {
+                resource_meta: meta,
+                conditions: conds,
+            },
+        ));
     }
     for b in bad {
         let mut conds = Vec::new();
-        set_condition(&mut conds, Condition::new("Applied", false, "InvalidManifest", b.reason.clone()));
+        set_condition(
+            &mut conds,
+            Condition::new("Applied", false, "InvalidManifest", b.reason.clone()),
+        );
         failures.push(format!("manifest {}: {}", b.ordinal, b.reason));
-        manifests.push((b.ordinal, ManifestCondition { resource_meta: ManifestResourceMeta { ordinal: b.ordinal as i32, ..Default::default() }, conditions: conds }));
+        manifests.push((
+            b.ordinal,
+            ManifestCondition {
+                resource_meta: ManifestResourceMeta {
+                    ordinal: b.ordinal as i32,
+                    ..Default::default()
+                },
+                conditions: conds,
+            },
+        ));
     }
     manifests.sort_by_key(|(o, _)| *o);
     let mut conditions = old.conditions.clone();
     let total = outcomes.len() + bad.len();
     if failures.is_empty() {
-        set_condition(&mut conditions, Condition::new("Applied", true, "AppliedManifestWorkComplete", "Apply manifest work complete"));
-        set_condition(&mut conditions, Condition::new("Available", true, "ResourcesAvailable", "All resources are available"));
-        set_condition(&mut conditions, Condition::new("Degraded", false, "AsExpected", "All manifests are applied"));
+        set_condition(
+            &mut conditions,
+            Condition::new(
+                "Applied",
+                true,
+                "AppliedManifestWorkComplete",
+                "Apply manifest work complete",
+            ),
+        );
+        set_condition(
+            &mut conditions,
+            Condition::new(
+                "Available",
+                true,
+                "ResourcesAvailable",
+                "All resources are available",
+            ),
+        );
+        set_condition(
+            &mut conditions,
+            Condition::new("Degraded", false, "AsExpected", "All manifests are applied"),
+        );
     } else {
-        let msg = format!("{} of {total} manifests failed: {}", failures.len(), failures.join("; "));
-        set_condition(&mut conditions, Condition::new("Applied", false, "AppliedManifestWorkFailed", msg.clone()));
-        set_condition(&mut conditions, Condition::new("Available", false, "ResourcesNotAvailable", "Some resources are not available"));
-        set_condition(&mut conditions, Condition::new("Degraded", true, "ApplyFailed", msg));
+        let msg = format!(
+            "{} of {total} manifests failed: {}",
+            failures.len(),
+            failures.join("; ")
+        );
+        set_condition(
+            &mut conditions,
+            Condition::new("Applied", false, "AppliedManifestWorkFailed", msg.clone()),
+        );
+        set_condition(
+            &mut conditions,
+            Condition::new(
+                "Available",
+                false,
+                "ResourcesNotAvailable",
+                "Some resources are not available",
+            ),
+        );
+        set_condition(
+            &mut conditions,
+            Condition::new("Degraded", true, "ApplyFailed", msg),
+        );
     }
     for c in conditions.iter_mut() {
         c.observed_generation = mw.metadata.generation;
     }
     let new = ManifestWorkStatus {
         conditions,
-        resource_status: ManifestResourceStatus { manifests: manifests.into_iter().map(|(_, m)| m).collect() },
+        resource_status: ManifestResourceStatus {
+            manifests: manifests.into_iter().map(|(_, m)| m).collect(),
+        },
     };
     if new != old {
         let api: Api<ManifestWork> = Api::namespaced(sh.its.clone(), &sh.cfg.cluster);
         let patch = json!({"status": serde_json::to_value(&new).unwrap_or(Value::Null)});
-        match api.patch_status(&mw.metadata.name.clone().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        match api
+            .patch_status(
+                &mw.metadata.name.clone().unwrap_or_default(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => return Err(AgentError::Its(e)),
@@ -191,9 +314,18 @@ mod tests {
 
     #[test]
     fn work_status_names_are_valid_and_bounded() {
-        let k = ObjKey { group: "apps".into(), version: "v1".into(), kind: "Deployment".into(), namespace: "nginx".into(), name: "web".into() };
+        let k = ObjKey {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "Deployment".into(),
+            namespace: "nginx".into(),
+            name: "web".into(),
+        };
         assert_eq!(work_status_name(&k), "appsv1-deployment-nginx-web");
-        let long = ObjKey { name: "x".repeat(300), ..k };
+        let long = ObjKey {
+            name: "x".repeat(300),
+            ..k
+        };
         assert_eq!(work_status_name(&long).len(), 253);
     }
 }

@@ -31,8 +31,14 @@ pub struct ApplyFailure {
 
 fn failure(e: kube::Error) -> ApplyFailure {
     match &e {
-        kube::Error::Api(s) => ApplyFailure { message: format!("{} ({})", s.message, s.reason), retry: s.code >= 500 || s.code == 409 || s.code == 429 },
-        _ => ApplyFailure { message: e.to_string(), retry: true },
+        kube::Error::Api(s) => ApplyFailure {
+            message: format!("{} ({})", s.message, s.reason),
+            retry: s.code >= 500 || s.code == 409 || s.code == 429,
+        },
+        _ => ApplyFailure {
+            message: e.to_string(),
+            retry: true,
+        },
     }
 }
 
@@ -43,7 +49,10 @@ pub(super) async fn resolve(sh: &Shared, gvk: &GroupVersionKind) -> Result<Resol
     }
     match kube::discovery::pinned_kind(&sh.wec, gvk).await {
         Ok((ar, caps)) => {
-            let r = Resolved { ar, namespaced: caps.scope == Scope::Namespaced };
+            let r = Resolved {
+                ar,
+                namespaced: caps.scope == Scope::Namespaced,
+            };
             lock(&sh.resources).insert(gvk.clone(), r.clone());
             Ok(r)
         }
@@ -51,7 +60,11 @@ pub(super) async fn resolve(sh: &Shared, gvk: &GroupVersionKind) -> Result<Resol
             message: format!(
                 "no matches for kind \"{}\" in version \"{}\" (is its CRD installed in the WEC?)",
                 gvk.kind,
-                if gvk.group.is_empty() { gvk.version.clone() } else { format!("{}/{}", gvk.group, gvk.version) }
+                if gvk.group.is_empty() {
+                    gvk.version.clone()
+                } else {
+                    format!("{}/{}", gvk.group, gvk.version)
+                }
             ),
             retry: true,
         }),
@@ -59,7 +72,11 @@ pub(super) async fn resolve(sh: &Shared, gvk: &GroupVersionKind) -> Result<Resol
             message: format!(
                 "no matches for kind \"{}\" in version \"{}\" (is its CRD installed in the WEC?): {e}",
                 gvk.kind,
-                if gvk.group.is_empty() { gvk.version.clone() } else { format!("{}/{}", gvk.group, gvk.version) }
+                if gvk.group.is_empty() {
+                    gvk.version.clone()
+                } else {
+                    format!("{}/{}", gvk.group, gvk.version)
+                }
             ),
             retry: true,
         }),
@@ -69,7 +86,11 @@ pub(super) async fn resolve(sh: &Shared, gvk: &GroupVersionKind) -> Result<Resol
 
 fn api_for(sh: &Shared, r: &Resolved, namespace: &str) -> Api<DynamicObject> {
     if r.namespaced {
-        let ns = if namespace.is_empty() { "default" } else { namespace };
+        let ns = if namespace.is_empty() {
+            "default"
+        } else {
+            namespace
+        };
         Api::namespaced_with(sh.wec.clone(), ns, &r.ar)
     } else {
         Api::all_with(sh.wec.clone(), &r.ar)
@@ -87,22 +108,40 @@ pub(super) async fn apply(sh: &Arc<Shared>, d: &Desired) -> Result<DynamicObject
         None => api.get_opt(&d.key.name).await.map_err(failure)?,
     };
     if let Some(l) = &live {
-        let unchanged = d.create_only || super::diff::contains(&d.object, &serde_json::to_value(l).unwrap_or_default());
+        let unchanged = d.create_only
+            || super::diff::contains(&d.object, &serde_json::to_value(l).unwrap_or_default());
         if unchanged {
             lock(&sh.live).insert(d.key.clone(), l.clone());
             return Ok(l.clone());
         }
     }
-    let obj: DynamicObject = serde_json::from_value(d.object.clone())
-        .map_err(|e| ApplyFailure { message: format!("manifest is not a Kubernetes object: {e}"), retry: false })?;
+    let obj: DynamicObject =
+        serde_json::from_value(d.object.clone()).map_err(|e| ApplyFailure {
+            message: format!("manifest is not a Kubernetes object: {e}"),
+            retry: false,
+        })?;
     let result = if d.create_only && live.is_none() {
-        match api.create(&PostParams { field_manager: Some(sh.cfg.field_manager.clone()), ..Default::default() }, &obj).await {
+        match api
+            .create(
+                &PostParams {
+                    field_manager: Some(sh.cfg.field_manager.clone()),
+                    ..Default::default()
+                },
+                &obj,
+            )
+            .await
+        {
             // Created meanwhile by someone else: create-only means leave it.
             Err(kube::Error::Api(s)) if s.code == 409 => api.get(&d.key.name).await,
             other => other,
         }
     } else {
-        api.patch(&d.key.name, &PatchParams::apply(&sh.cfg.field_manager).force(), &Patch::Apply(&obj)).await
+        api.patch(
+            &d.key.name,
+            &PatchParams::apply(&sh.cfg.field_manager).force(),
+            &Patch::Apply(&obj),
+        )
+        .await
     };
     let applied = result.map_err(failure)?;
     lock(&sh.live).insert(d.key.clone(), applied.clone());

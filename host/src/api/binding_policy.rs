@@ -66,7 +66,11 @@ pub struct DownsyncModulation {
     pub status_collectors: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub want_singleton_reported_state: bool,
-    #[serde(default, rename = "wantMultiWECReportedState", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        rename = "wantMultiWECReportedState",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub want_multi_wec_reported_state: bool,
 }
 

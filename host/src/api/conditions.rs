@@ -55,7 +55,10 @@ mod tests {
 
     #[test]
     fn unchanged_condition_keeps_its_time() {
-        let mut cs = vec![Condition { last_transition_time: "2020-01-01T00:00:00Z".into(), ..Condition::new("Ready", true, "Ok", "fine") }];
+        let mut cs = vec![Condition {
+            last_transition_time: "2020-01-01T00:00:00Z".into(),
+            ..Condition::new("Ready", true, "Ok", "fine")
+        }];
         set_condition(&mut cs, Condition::new("Ready", true, "Ok", "fine"));
         assert_eq!(cs[0].last_transition_time, "2020-01-01T00:00:00Z");
         set_condition(&mut cs, Condition::new("Ready", false, "Bad", "broken"));

@@ -9,9 +9,18 @@ use kube::api::{Api, Patch, PatchParams};
 pub const WDS_CRDS: &[(&str, &str)] = &[
     ("bindingpolicies", include_str!("crds/bindingpolicies.yaml")),
     ("bindings", include_str!("crds/bindings.yaml")),
-    ("customtransforms", include_str!("crds/customtransforms.yaml")),
-    ("statuscollectors", include_str!("crds/statuscollectors.yaml")),
-    ("combinedstatuses", include_str!("crds/combinedstatuses.yaml")),
+    (
+        "customtransforms",
+        include_str!("crds/customtransforms.yaml"),
+    ),
+    (
+        "statuscollectors",
+        include_str!("crds/statuscollectors.yaml"),
+    ),
+    (
+        "combinedstatuses",
+        include_str!("crds/combinedstatuses.yaml"),
+    ),
     ("wasmplugins", include_str!("crds/wasmplugins.yaml")),
 ];
 
@@ -26,7 +35,10 @@ pub const ITS_CRDS: &[(&str, &str)] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum CrdError {
     #[error("embedded CRD {name} does not parse: {source}")]
-    Parse { name: String, source: serde_yaml_ng::Error },
+    Parse {
+        name: String,
+        source: serde_yaml_ng::Error,
+    },
     #[error("cannot apply CRD {name}: {source}")]
     Apply { name: String, source: kube::Error },
     #[error("CRD {0} did not become Established within 30s")]
@@ -36,27 +48,42 @@ pub enum CrdError {
 /// Parses a set of embedded CRDs.
 pub fn parse(set: &[(&str, &str)]) -> Result<Vec<CustomResourceDefinition>, CrdError> {
     set.iter()
-        .map(|(name, y)| serde_yaml_ng::from_str(y).map_err(|source| CrdError::Parse { name: name.to_string(), source }))
+        .map(|(name, y)| {
+            serde_yaml_ng::from_str(y).map_err(|source| CrdError::Parse {
+                name: name.to_string(),
+                source,
+            })
+        })
         .collect()
 }
 
 /// Applies CRDs (server-side apply, forced, one field manager) and waits until each is
 /// Established. Idempotent.
-pub async fn install(client: &kube::Client, set: &[(&str, &str)], manager: &str) -> Result<(), CrdError> {
+pub async fn install(
+    client: &kube::Client,
+    set: &[(&str, &str)],
+    manager: &str,
+) -> Result<(), CrdError> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply(manager).force();
     for crd in parse(set)? {
         let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(&name, &params, &Patch::Apply(&crd)).await.map_err(|source| CrdError::Apply { name: name.clone(), source })?;
+        api.patch(&name, &params, &Patch::Apply(&crd))
+            .await
+            .map_err(|source| CrdError::Apply {
+                name: name.clone(),
+                source,
+            })?;
     }
     for crd in parse(set)? {
         let name = crd.metadata.name.clone().unwrap_or_default();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let established = api.get_opt(&name).await.ok().flatten().is_some_and(|c| {
-                c.status
-                    .and_then(|s| s.conditions)
-                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
+                c.status.and_then(|s| s.conditions).is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                })
             });
             if established {
                 break;
@@ -83,7 +110,11 @@ mod tests {
         for c in wds.iter().chain(&its) {
             let name = c.metadata.name.clone().unwrap_or_default();
             assert_eq!(name, format!("{}.{}", c.spec.names.plural, c.spec.group));
-            assert_eq!(c.spec.versions.iter().filter(|v| v.storage).count(), 1, "{name}");
+            assert_eq!(
+                c.spec.versions.iter().filter(|v| v.storage).count(),
+                1,
+                "{name}"
+            );
         }
     }
 }

@@ -19,12 +19,14 @@ pub const ORIGIN_BINDING: &str = "transport.kubestellar.io/originOwnerReferenceB
 /// Label on a ManifestWork (copied to WorkStatus): the WDS it comes from.
 pub const ORIGIN_WDS: &str = "transport.kubestellar.io/originWdsName";
 /// Annotation on a ManifestWork: the Binding generation it was rendered from.
-pub const ORIGIN_BINDING_GENERATION: &str = "transport.kubestellar.io/originOwnerReferenceBindingGeneration";
+pub const ORIGIN_BINDING_GENERATION: &str =
+    "transport.kubestellar.io/originOwnerReferenceBindingGeneration";
 /// WDS namespace for CombinedStatus of cluster-scoped objects.
 pub const REPORT_NS: &str = "kubestellar-report";
 /// Finalizer an agent puts on each ManifestWork it applies, so that it can remove what it
 /// applied before the ManifestWork disappears (OCM's name).
-pub const MANIFESTWORK_CLEANUP_FINALIZER: &str = "cluster.open-cluster-management.io/manifest-work-cleanup";
+pub const MANIFESTWORK_CLEANUP_FINALIZER: &str =
+    "cluster.open-cluster-management.io/manifest-work-cleanup";
 /// CombinedStatus labels.
 pub const CS_API_GROUP: &str = "status.kubestellar.io/api-group";
 /// CombinedStatus label: resource.

@@ -15,11 +15,19 @@ pub mod status_collector;
 pub mod wasm_plugin;
 pub mod work_status;
 
-pub use binding::{Binding, BindingSpec, BindingStatus, ClusterScopeDownsyncClause, Destination, DownsyncObjectClauses, NamespaceScopeDownsyncClause};
-pub use binding_policy::{BindingPolicy, BindingPolicySpec, BindingPolicyStatus, DownsyncModulation, DownsyncObjectTest, DownsyncPolicyClause};
+pub use binding::{
+    Binding, BindingSpec, BindingStatus, ClusterScopeDownsyncClause, Destination,
+    DownsyncObjectClauses, NamespaceScopeDownsyncClause,
+};
+pub use binding_policy::{
+    BindingPolicy, BindingPolicySpec, BindingPolicyStatus, DownsyncModulation, DownsyncObjectTest,
+    DownsyncPolicyClause,
+};
 pub use combined_status::{CombinedStatus, NamedStatusCombination};
 pub use conditions::Condition;
-pub use custom_transform::{CustomTransform, CustomTransformSpec, CustomTransformStatus, PluginRef};
+pub use custom_transform::{
+    CustomTransform, CustomTransformSpec, CustomTransformStatus, PluginRef,
+};
 pub use managed_cluster::{ManagedCluster, ManagedClusterSpec};
 pub use manifest_work::{ManifestWork, ManifestWorkSpec, ManifestWorkStatus};
 pub use status_collector::{StatusCollector, StatusCollectorSpec, StatusCollectorStatus};

@@ -38,17 +38,21 @@ impl AgentArgs {
     pub fn run(self) -> anyhow::Result<()> {
         let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         rt.block_on(async move {
-            let its = crate::clients::client(self.its_kubeconfig.as_deref(), self.its_context.as_deref())
-                .await
-                .context("ITS client")?;
-            let wec = crate::clients::client(self.wec_kubeconfig.as_deref(), self.wec_context.as_deref())
-                .await
-                .context("WEC client")?;
+            let its =
+                crate::clients::client(self.its_kubeconfig.as_deref(), self.its_context.as_deref())
+                    .await
+                    .context("ITS client")?;
+            let wec =
+                crate::clients::client(self.wec_kubeconfig.as_deref(), self.wec_context.as_deref())
+                    .await
+                    .context("WEC client")?;
             let mut cfg = AgentConfig::new(&self.cluster);
             cfg.field_manager = self.field_manager;
             cfg.concurrency = self.concurrency.max(1);
             tracing::info!(cluster = %self.cluster, "agent starting");
-            Agent::new(cfg, its, wec).run(crate::cli::shutdown_signal()).await;
+            Agent::new(cfg, its, wec)
+                .run(crate::cli::shutdown_signal())
+                .await;
             tracing::info!(cluster = %self.cluster, "agent stopped");
             Ok(())
         })

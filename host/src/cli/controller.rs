@@ -46,18 +46,22 @@ impl ControllerArgs {
     pub fn run(self) -> anyhow::Result<()> {
         let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         rt.block_on(async move {
-            let wds = crate::clients::client(self.wds_kubeconfig.as_deref(), self.wds_context.as_deref())
-                .await
-                .context("WDS client")?;
-            let its = crate::clients::client(self.its_kubeconfig.as_deref(), self.its_context.as_deref())
-                .await
-                .context("ITS client")?;
+            let wds =
+                crate::clients::client(self.wds_kubeconfig.as_deref(), self.wds_context.as_deref())
+                    .await
+                    .context("WDS client")?;
+            let its =
+                crate::clients::client(self.its_kubeconfig.as_deref(), self.its_context.as_deref())
+                    .await
+                    .context("ITS client")?;
             let mut cfg = ControllerConfig::new(&self.wds_name);
             cfg.api_groups = self.api_groups;
             cfg.max_num_wrapped = self.max_num_wrapped.max(1);
             cfg.max_size_wrapped = self.max_size_wrapped;
             cfg.plugin_cache_dir = self.plugin_cache;
-            let ctx = controller::prepare(cfg, wds, its).await.context("cannot prepare the WDS and ITS")?;
+            let ctx = controller::prepare(cfg, wds, its)
+                .await
+                .context("cannot prepare the WDS and ITS")?;
             tracing::info!(wds = %self.wds_name, "controller running");
             controller::run(ctx, crate::cli::shutdown_signal()).await;
             tracing::info!(wds = %self.wds_name, "controller stopped");

@@ -60,13 +60,17 @@ impl RegisterArgs {
     pub fn run(self) -> anyhow::Result<()> {
         let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         rt.block_on(async {
-            let its = crate::clients::client(self.its_kubeconfig.as_deref(), self.its_context.as_deref()).await?;
+            let its =
+                crate::clients::client(self.its_kubeconfig.as_deref(), self.its_context.as_deref())
+                    .await?;
             let reg = Registration {
                 name: self.name.clone(),
                 labels: self.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
                 properties: self.properties.iter().cloned().collect::<BTreeMap<_, _>>(),
             };
-            inventory::register(&its, &reg).await.with_context(|| format!("cannot register WEC {}", self.name))?;
+            inventory::register(&its, &reg)
+                .await
+                .with_context(|| format!("cannot register WEC {}", self.name))?;
             let mut cmd = format!("kubestellar agent --cluster {}", self.name);
             if let Some(k) = &self.its_kubeconfig {
                 cmd.push_str(&format!(" --its-kubeconfig {}", k.display()));
@@ -77,7 +81,10 @@ impl RegisterArgs {
             cmd.push_str(" --wec-kubeconfig <WEC kubeconfig> [--wec-context <context>]");
             println!("WEC {} registered.", self.name);
             println!("Run its agent where it can reach both the ITS and the WEC:\n  {cmd}");
-            println!("Or, inside the WEC, apply:\n---\n{}", inventory::agent_manifest(&self.name, &self.image));
+            println!(
+                "Or, inside the WEC, apply:\n---\n{}",
+                inventory::agent_manifest(&self.name, &self.image)
+            );
             Ok(())
         })
     }
@@ -88,7 +95,9 @@ impl UnregisterArgs {
     pub fn run(self) -> anyhow::Result<()> {
         let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         rt.block_on(async {
-            let its = crate::clients::client(self.its_kubeconfig.as_deref(), self.its_context.as_deref()).await?;
+            let its =
+                crate::clients::client(self.its_kubeconfig.as_deref(), self.its_context.as_deref())
+                    .await?;
             inventory::unregister(&its, &self.name, self.force)
                 .await
                 .with_context(|| format!("cannot unregister WEC {}", self.name))?;

@@ -76,17 +76,37 @@ pub struct Ctx {
 }
 
 /// Prepares the spaces (CRDs, the report namespace) and builds the shared context.
-pub async fn prepare(cfg: ControllerConfig, wds: kube::Client, its: kube::Client) -> Result<Arc<Ctx>, ControllerError> {
+pub async fn prepare(
+    cfg: ControllerConfig,
+    wds: kube::Client,
+    its: kube::Client,
+) -> Result<Arc<Ctx>, ControllerError> {
     crate::api::crds::install(&wds, crate::api::crds::WDS_CRDS, "kubestellar-controller").await?;
     crate::api::crds::install(&its, crate::api::crds::ITS_CRDS, "kubestellar-controller").await?;
     let ns: Api<Namespace> = Api::all(wds.clone());
     let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": REPORT_NS}});
-    ns.patch(REPORT_NS, &PatchParams::apply("kubestellar-controller").force(), &Patch::Apply(&body))
-        .await
-        .map_err(|source| ControllerError::Api { what: format!("namespace {REPORT_NS}"), source })?;
-    let runtime = Arc::new(PluginRuntime::new(RuntimeConfig { cache_dir: cfg.plugin_cache_dir.clone(), ..Default::default() })?);
+    ns.patch(
+        REPORT_NS,
+        &PatchParams::apply("kubestellar-controller").force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(|source| ControllerError::Api {
+        what: format!("namespace {REPORT_NS}"),
+        source,
+    })?;
+    let runtime = Arc::new(PluginRuntime::new(RuntimeConfig {
+        cache_dir: cfg.plugin_cache_dir.clone(),
+        ..Default::default()
+    })?);
     let plugins = WasmPluginRegistry::new(wds.clone(), runtime.clone());
-    Ok(Arc::new(Ctx { cfg, wds, its, runtime, plugins }))
+    Ok(Arc::new(Ctx {
+        cfg,
+        wds,
+        its,
+        runtime,
+        plugins,
+    }))
 }
 
 /// Runs every controller of one WDS until `shutdown` resolves.

@@ -21,12 +21,21 @@ impl Spaces {
     /// Starts spaces named `names`; those in `simulated` run the workload simulator.
     pub fn start(names: &[&str], simulated: &[&str]) -> Spaces {
         let dir = tempfile::tempdir().expect("tempdir");
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
         let mut spaces = Vec::new();
         for n in names {
             let mut cfg = SpaceConfig::new(*n, dir.path().join(n));
             cfg.simulator = simulated.contains(n);
-            let running = rt.block_on(kubestellar_space::start(cfg, "127.0.0.1:0".parse().expect("addr"))).expect("space starts");
+            let running = rt
+                .block_on(kubestellar_space::start(
+                    cfg,
+                    "127.0.0.1:0".parse().expect("addr"),
+                ))
+                .expect("space starts");
             spaces.push(running);
         }
         Spaces { dir, rt, spaces }
@@ -34,13 +43,18 @@ impl Spaces {
 
     /// The running space called `name`.
     pub fn get(&self, name: &str) -> &RunningSpace {
-        self.spaces.iter().find(|s| s.space.config.name == name).expect("known space")
+        self.spaces
+            .iter()
+            .find(|s| s.space.config.name == name)
+            .expect("known space")
     }
 
     /// A kube client for a space.
     pub fn client(&self, name: &str) -> kube::Client {
         let kc = self.get(name).kubeconfig.clone();
-        self.rt.block_on(kubestellar::clients::client(Some(&kc), None)).expect("client")
+        self.rt
+            .block_on(kubestellar::clients::client(Some(&kc), None))
+            .expect("client")
     }
 
     /// kubectl 1.33 bound to a space.
@@ -74,8 +88,17 @@ impl Kubectl {
     /// kubectl 1.<minor> with a fresh cache.
     pub fn new(minor: u32, kubeconfig: &Path) -> Kubectl {
         let bin = PathBuf::from(format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}"));
-        assert!(bin.exists(), "{} is missing: these tests need the real kubectl", bin.display());
-        Kubectl { bin, kubeconfig: kubeconfig.to_path_buf(), context: None, cache: tempfile::tempdir().expect("cache") }
+        assert!(
+            bin.exists(),
+            "{} is missing: these tests need the real kubectl",
+            bin.display()
+        );
+        Kubectl {
+            bin,
+            kubeconfig: kubeconfig.to_path_buf(),
+            context: None,
+            cache: tempfile::tempdir().expect("cache"),
+        }
     }
 
     /// The same binary on another context.
@@ -86,7 +109,10 @@ impl Kubectl {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
-        c.env("KUBECONFIG", &self.kubeconfig).env("HOME", self.cache.path()).arg("--cache-dir").arg(self.cache.path().join("c"));
+        c.env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.cache.path())
+            .arg("--cache-dir")
+            .arg(self.cache.path().join("c"));
         if let Some(ctx) = &self.context {
             c.arg("--context").arg(ctx);
         }
@@ -109,7 +135,11 @@ impl Kubectl {
         }
         drop(input);
         let o = child.wait_with_output().expect("kubectl finishes");
-        (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     }
 
     /// Runs kubectl, failing the test if it fails; returns stdout.
@@ -143,7 +173,10 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
         if let Some(v) = f() {
             return v;
         }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
