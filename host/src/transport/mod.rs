@@ -4,6 +4,8 @@
 //! * [`render`]: transform-default + CustomTransform plugins per object and WEC, cached;
 //! * [`wrap`]: packing rendered objects into ManifestWorks (pure);
 //! * `custom_transforms`: CustomTransform status (validation, plugin failures, warnings);
+//! * `inputs`: reading the selected objects and the destinations' contexts; `writes`: the
+//!   ManifestWork, finalizer and status writes;
 //! * this module: the reconcile loop. Per Binding it reads the selected objects (a GET only when
 //!   the Binding names a resourceVersion it has not read yet), renders what changed, applies
 //!   the ManifestWorks whose content differs from what the ITS holds, deletes the ones no longer
@@ -14,34 +16,36 @@
 //! `Binding.status.errors` (and, for plugins, to the CustomTransform's status).
 
 mod custom_transforms;
+mod inputs;
 pub mod render;
 pub mod wrap;
+mod writes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
-use kube::core::ApiResource;
+use kube::api::Api;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::api::labels::{
-    BINDING_FINALIZER, CUSTOMIZATION_PROPERTIES_NS, ORIGIN_BINDING, ORIGIN_WDS,
-};
+use crate::api::labels::{CUSTOMIZATION_PROPERTIES_NS, ORIGIN_BINDING, ORIGIN_WDS};
 use crate::api::manifest_work::ResourceIdentifier;
 use crate::api::{Binding, CustomTransform, ManagedCluster, ManifestWork};
 use crate::binding::mirror::Mirror;
 use crate::binding::queue::{Next, Queue};
-use crate::binding::resolve::Gvr;
 use crate::controller::Ctx;
 use crate::plugins::LoadedPlugin;
+use inputs::{
+    ObjKey, Previous, Source, Wanted, destination, fetch, manifest_identity, previous_manifests,
+    wanted_objects,
+};
 use render::{Destination, Job, Pipeline, RenderError};
 use wrap::{Item, Owner};
+use writes::{delete_works, set_finalizer, write_status};
 
 /// Field manager of ManifestWorks, Binding status and CustomTransform status (upstream's name).
 pub const FIELD_MANAGER: &str = "transport-controller";
@@ -119,26 +123,11 @@ enum Work {
     AllCustomTransforms,
 }
 
-/// An object read from the WDS.
-#[derive(Debug)]
-struct Source {
-    resource_version: String,
-    uid: String,
-    json: Arc<String>,
-}
-
 /// What is remembered per Binding between reconciles.
 #[derive(Default)]
 struct BindingState {
     sources: HashMap<ObjKey, Arc<Source>>,
     cache: render::Cache,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ObjKey {
-    gvr: Gvr,
-    namespace: String,
-    name: String,
 }
 
 struct Shared {
@@ -397,175 +386,6 @@ async fn reconcile(sh: &Arc<Shared>, name: &str) -> Result<Next, TransportError>
     result
 }
 
-/// One selected object.
-struct Wanted {
-    key: ObjKey,
-    resource_version: String,
-    create_only: bool,
-}
-
-impl Wanted {
-    /// `group/version/resource(namespace/name)`, as upstream prints object identifiers.
-    fn display(&self) -> String {
-        let g = &self.key.gvr;
-        let gv = if g.group.is_empty() {
-            g.version.clone()
-        } else {
-            format!("{}/{}", g.group, g.version)
-        };
-        if self.key.namespace.is_empty() {
-            format!("{gv}/{}({})", g.resource, self.key.name)
-        } else {
-            format!(
-                "{gv}/{}({}/{})",
-                g.resource, self.key.namespace, self.key.name
-            )
-        }
-    }
-}
-
-fn wanted_objects(b: &Binding) -> Vec<Wanted> {
-    let w = &b.spec.workload;
-    let cluster = w.cluster_scope.iter().map(|c| Wanted {
-        key: ObjKey {
-            gvr: Gvr::new(&c.group, &c.version, &c.resource),
-            namespace: String::new(),
-            name: c.name.clone(),
-        },
-        resource_version: c.resource_version.clone(),
-        create_only: c.modulation.create_only,
-    });
-    let namespaced = w.namespace_scope.iter().map(|c| Wanted {
-        key: ObjKey {
-            gvr: Gvr::new(&c.group, &c.version, &c.resource),
-            namespace: c.namespace.clone(),
-            name: c.name.clone(),
-        },
-        resource_version: c.resource_version.clone(),
-        create_only: c.modulation.create_only,
-    });
-    cluster.chain(namespaced).collect()
-}
-
-/// The destination's context: its ManagedCluster's labels and annotations and its properties.
-fn destination(sh: &Shared, cluster: &str) -> Destination {
-    let mc = sh.clusters.get("", cluster);
-    let mut properties = BTreeMap::new();
-    if let Some(cm) = sh.properties.get(CUSTOMIZATION_PROPERTIES_NS, cluster) {
-        for (k, v) in cm.binary_data.iter().flatten() {
-            properties.insert(k.clone(), String::from_utf8_lossy(&v.0).into_owned());
-        }
-        for (k, v) in cm.data.iter().flatten() {
-            properties.insert(k.clone(), v.clone());
-        }
-    }
-    Destination::new(
-        cluster,
-        mc.as_ref().and_then(|m| m.metadata.labels.as_ref()),
-        mc.as_ref().and_then(|m| m.metadata.annotations.as_ref()),
-        properties,
-    )
-}
-
-/// Reads the objects whose resourceVersion is not the one last read; `None`: not found.
-async fn fetch(
-    sh: &Shared,
-    wanted: &[Wanted],
-    cache: &mut HashMap<ObjKey, Arc<Source>>,
-) -> Result<Vec<Option<Arc<Source>>>, TransportError> {
-    let todo: Vec<usize> = (0..wanted.len())
-        .filter(|i| {
-            cache
-                .get(&wanted[*i].key)
-                .is_none_or(|s| s.resource_version != wanted[*i].resource_version)
-        })
-        .collect();
-    let client = sh.ctx.wds.clone();
-    let got: Vec<(usize, Result<Option<Source>, kube::Error>)> = futures::stream::iter(todo)
-        .map(|i| {
-            let client = client.clone();
-            let key = wanted[i].key.clone();
-            async move { (i, get(client, &key).await) }
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await;
-    sh.observer
-        .inner
-        .fetched
-        .fetch_add(got.len(), Ordering::Relaxed);
-    let mut fresh: HashMap<usize, Option<Arc<Source>>> = HashMap::new();
-    for (i, r) in got {
-        let s = r.map_err(api_err(format!("reading {}", wanted[i].display())))?;
-        fresh.insert(i, s.map(Arc::new));
-    }
-    let mut out = Vec::with_capacity(wanted.len());
-    let mut next = HashMap::new();
-    for (i, w) in wanted.iter().enumerate() {
-        let s = match fresh.remove(&i) {
-            Some(s) => s,
-            None => cache.get(&w.key).cloned(),
-        };
-        if let Some(s) = &s {
-            next.insert(w.key.clone(), s.clone());
-        }
-        out.push(s);
-    }
-    *cache = next;
-    Ok(out)
-}
-
-async fn get(client: kube::Client, key: &ObjKey) -> Result<Option<Source>, kube::Error> {
-    let g = &key.gvr;
-    let ar = ApiResource {
-        group: g.group.clone(),
-        version: g.version.clone(),
-        api_version: if g.group.is_empty() {
-            g.version.clone()
-        } else {
-            format!("{}/{}", g.group, g.version)
-        },
-        kind: String::new(),
-        plural: g.resource.clone(),
-    };
-    let api: Api<DynamicObject> = if key.namespace.is_empty() {
-        Api::all_with(client, &ar)
-    } else {
-        Api::namespaced_with(client, &key.namespace, &ar)
-    };
-    let Some(obj) = api.get_opt(&key.name).await? else {
-        return Ok(None);
-    };
-    let json = serde_json::to_string(&obj).map_err(kube::Error::SerdeError)?;
-    Ok(Some(Source {
-        resource_version: obj.metadata.resource_version.clone().unwrap_or_default(),
-        uid: obj.metadata.uid.clone().unwrap_or_default(),
-        json: Arc::new(json),
-    }))
-}
-
-/// Identity of a manifest inside a ManifestWork: (group, kind, namespace, name).
-type Identity = (String, String, String, String);
-
-/// Manifests delivered before, by (WEC, identity).
-type Previous = HashMap<(String, Identity), Arc<Value>>;
-
-fn manifest_identity(m: &Value) -> Identity {
-    let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
-    let api_version = s(m.get("apiVersion"));
-    let group = api_version
-        .rsplit_once('/')
-        .map(|(g, _)| g.to_string())
-        .unwrap_or_default();
-    let meta = m.get("metadata");
-    (
-        group,
-        s(m.get("kind")),
-        s(meta.and_then(|m| m.get("namespace"))),
-        s(meta.and_then(|m| m.get("name"))),
-    )
-}
-
 async fn deliver(
     sh: &Arc<Shared>,
     b: &Binding,
@@ -733,33 +553,10 @@ async fn deliver(
             )),
         }
     }
-    let its = sh.ctx.its.clone();
-    let results: Vec<Result<(), TransportError>> = futures::stream::iter(writes)
-        .map(|(ns, n, body)| {
-            let api: Api<ManifestWork> = Api::namespaced(its.clone(), &ns);
-            async move {
-                api.patch(
-                    &n,
-                    &PatchParams::apply(FIELD_MANAGER).force(),
-                    &Patch::Apply(&body),
-                )
-                .await
-                .map(|_| ())
-                .map_err(api_err(format!("applying ManifestWork {ns}/{n}")))
-            }
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    let applied = results.iter().filter(|r| r.is_ok()).count();
-    sh.observer
-        .inner
-        .applied
-        .fetch_add(applied, Ordering::Relaxed);
+    let applied = writes::apply_works(sh, writes).await?;
     if applied > 0 {
         tracing::debug!(binding = %name, applied, "applied ManifestWorks");
     }
-    results.into_iter().collect::<Result<Vec<()>, _>>()?;
     delete_works(sh, stale.into_iter()).await?;
 
     if errors.len() > MAX_ERRORS {
@@ -798,101 +595,6 @@ fn note_render_error(
         } else {
             errors.push(located);
         }
-    }
-}
-
-/// The manifests the ManifestWorks of a Binding hold, by (namespace, identity).
-fn previous_manifests(mine: &[Arc<ManifestWork>]) -> Previous {
-    let mut out = HashMap::new();
-    for mw in mine
-        .iter()
-        .filter(|m| m.metadata.deletion_timestamp.is_none())
-    {
-        let ns = mw.metadata.namespace.clone().unwrap_or_default();
-        for m in &mw.spec.workload.manifests {
-            out.insert((ns.clone(), manifest_identity(m)), Arc::new(m.clone()));
-        }
-    }
-    out
-}
-
-async fn delete_works<'a>(
-    sh: &Shared,
-    works: impl Iterator<Item = &'a ManifestWork>,
-) -> Result<(), TransportError> {
-    for mw in works.filter(|m| m.metadata.deletion_timestamp.is_none()) {
-        let (ns, n) = (
-            mw.metadata.namespace.clone().unwrap_or_default(),
-            mw.name_any(),
-        );
-        let api: Api<ManifestWork> = Api::namespaced(sh.ctx.its.clone(), &ns);
-        match api.delete(&n, &DeleteParams::background()).await {
-            Ok(_) => {
-                sh.observer.inner.deleted.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(api_err(format!("deleting ManifestWork {ns}/{n}"))(e)),
-        }
-    }
-    Ok(())
-}
-
-/// Writes `status.observedGeneration` and `status.errors` when they differ.
-async fn write_status(sh: &Shared, b: &Binding, errors: Vec<String>) -> Result<(), TransportError> {
-    let generation = b.metadata.generation.unwrap_or_default();
-    let current = b.status.clone().unwrap_or_default();
-    if current.observed_generation == generation && current.errors == errors && b.status.is_some() {
-        return Ok(());
-    }
-    let name = b.name_any();
-    let mut status = json!({"observedGeneration": generation});
-    if !errors.is_empty() {
-        status["errors"] = json!(errors);
-    }
-    let body = json!({"apiVersion": "control.kubestellar.io/v1alpha1", "kind": "Binding", "metadata": {"name": name}, "status": status});
-    let api: Api<Binding> = Api::all(sh.ctx.wds.clone());
-    match api
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(api_err(format!("status of Binding {name}"))(e)),
-    }
-}
-
-/// Adds or removes the Binding's cleanup finalizer (a merge patch guarded by resourceVersion).
-async fn set_finalizer(sh: &Shared, b: &Binding, present: bool) -> Result<(), TransportError> {
-    let fins = b.finalizers();
-    if fins.iter().any(|f| f == BINDING_FINALIZER) == present {
-        return Ok(());
-    }
-    let mut new: Vec<String> = fins
-        .iter()
-        .filter(|f| *f != BINDING_FINALIZER)
-        .cloned()
-        .collect();
-    if present {
-        new.push(BINDING_FINALIZER.to_string());
-    }
-    let patch =
-        json!({"metadata": {"finalizers": new, "resourceVersion": b.metadata.resource_version}});
-    let api: Api<Binding> = Api::all(sh.ctx.wds.clone());
-    match api
-        .patch(
-            &b.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(api_err(format!("finalizer of Binding {}", b.name_any()))(e)),
     }
 }
 
