@@ -46,6 +46,10 @@ pub const FIELD_MANAGER: &str = "Binding";
 /// How long a trigger waits for more before its policy is re-evaluated.
 const COALESCE: Duration = Duration::from_millis(5);
 
+/// Least time between two writes of one Binding: a stream of object changes (a big
+/// `kubectl apply`) becomes a few Binding updates rather than one per object.
+const MIN_WRITE_INTERVAL: Duration = Duration::from_millis(50);
+
 /// Errors of one reconcile (retried with backoff).
 #[derive(Debug, thiserror::Error)]
 pub enum BindingError {
@@ -112,6 +116,8 @@ struct Shared {
     /// Bindings as last written: (resourceVersion before the write, object after it), used
     /// until the mirror catches up.
     written: Mutex<HashMap<String, (String, Arc<Binding>)>>,
+    /// When each Binding was last written.
+    last_write: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -207,6 +213,7 @@ pub async fn run_observed(ctx: Arc<Ctx>, observer: Observer) {
         crds,
         resolutions: Mutex::default(),
         written: Mutex::default(),
+        last_write: Mutex::default(),
     });
     queue.add(Work::Resources);
     let sh = shared.clone();
@@ -325,6 +332,12 @@ fn current_binding(sh: &Shared, name: &str) -> Option<Arc<Binding>> {
 async fn reconcile(sh: &Arc<Shared>, name: &str) -> Result<Next, BindingError> {
     if !ready(sh) {
         return Ok(Next::After(Duration::from_millis(25)));
+    }
+    if let Some(t) = lock(&sh.last_write).get(name) {
+        let since = t.elapsed();
+        if since < MIN_WRITE_INTERVAL {
+            return Ok(Next::After(MIN_WRITE_INTERVAL - since));
+        }
     }
     let policies: Api<BindingPolicy> = Api::all(sh.ctx.wds.clone());
     let bindings: Api<Binding> = Api::all(sh.ctx.wds.clone());
@@ -463,6 +476,7 @@ fn singleton_inputs_changed(old: Option<&Resolution>, new: &Resolution) -> bool 
 }
 
 fn forget(sh: &Shared, name: &str) {
+    lock(&sh.last_write).remove(name);
     let removed = lock(&sh.resolutions).remove(name);
     if removed.is_some_and(|r| r.objects.values().any(|w| *w)) {
         sh.queue.add(Work::All);
@@ -514,6 +528,7 @@ async fn write_binding(
         }
     };
     let written = Arc::new(written);
+    lock(&sh.last_write).insert(name.to_string(), std::time::Instant::now());
     lock(&sh.written).insert(name.to_string(), (before, written.clone()));
     tracing::debug!(
         binding = name,
