@@ -639,3 +639,72 @@ spec:
         (mws("cluster2") == 0).then_some(())
     });
 }
+
+/// The whole system as `kubestellar up` runs it (status controller included, default plugins
+/// declared as WasmPlugins): a policy delivers to both WECs and the plugins report Ready.
+#[test]
+fn whole_system() {
+    use kubestellar::system::{System, SystemConfig};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let system = rt
+        .block_on(System::start(SystemConfig::new(dir.path(), 2), &|_| {}))
+        .expect("system starts");
+    let k = |ctx: &str| support::Kubectl::new(33, &system.kubeconfig).context(ctx);
+    k("wds1").apply(delivery_env::NGINX);
+    k("wds1").apply(
+        r#"apiVersion: control.kubestellar.io/v1alpha1
+kind: BindingPolicy
+metadata: {name: nginx}
+spec:
+  clusterSelectors:
+  - matchLabels: {location-group: edge}
+  downsync:
+  - objectSelectors:
+    - matchLabels: {app.kubernetes.io/name: nginx}
+"#,
+    );
+    for w in ["cluster1", "cluster2"] {
+        eventually(T, &format!("nginx in {w}"), || {
+            k(w).jsonpath(
+                &["get", "deploy", "nginx", "-n", "nginx"],
+                "{.metadata.name}",
+            )
+        });
+    }
+    for p in ["transform-default", "summarize-default"] {
+        eventually(T, &format!("{p} Ready"), || {
+            k("wds1")
+                .jsonpath(
+                    &["get", "wasmplugin", p],
+                    "{.status.conditions[?(@.type==\"Ready\")].status}",
+                )
+                .filter(|s| s == "True")
+        });
+    }
+    eventually(T, "policy status written by both controllers", || {
+        let p = Env::get(&k("wds1"), &["bindingpolicy", "nginx"])?;
+        (p["status"]["observedGeneration"] == 1 && p["status"]["conditions"].is_array())
+            .then_some(())
+    });
+    // The controllers do not keep writing to each other's objects: the WDS comes to rest.
+    let wds_rv = || {
+        system
+            .space("wds1")
+            .map(|s| s.space.store.current_rv())
+            .unwrap_or_default()
+    };
+    let mut last = wds_rv();
+    eventually(T, "the WDS at rest", || {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = wds_rv();
+        let still = now == last;
+        last = now;
+        still.then_some(())
+    });
+    rt.block_on(system.stop());
+}
