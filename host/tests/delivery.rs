@@ -572,6 +572,41 @@ fn shards_by_size() {
         c.max_size_wrapped = 1000;
     });
     shards(&env, 10);
+
+    // An object larger than a ManifestWork may wrap is an error on the policy, not delivered.
+    env.apply(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata: {name: big, namespace: nginx, labels: {label1: test1}}
+data: {payload: "PAYLOAD"}
+---
+apiVersion: control.kubestellar.io/v1alpha1
+kind: BindingPolicy
+metadata: {name: too-big}
+spec:
+  clusterSelectors:
+  - matchLabels: {name: cluster1}
+  downsync:
+  - resources: [configmaps]
+    objectSelectors:
+    - matchLabels: {label1: test1}
+"#
+        .replace("PAYLOAD", &"x".repeat(2000))
+        .as_str(),
+    );
+    let errors = eventually(T, "size error on the policy", || {
+        let p = Env::get(&env.wds(), &["bindingpolicy", "too-big"])?;
+        let e: Vec<String> = serde_json::from_value(p["status"]["errors"].clone()).ok()?;
+        (!e.is_empty()).then_some(e)
+    });
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("v1/configmaps(nginx/big) is ")
+            && errors[0]
+                .ends_with("more than the 1000 bytes a ManifestWork may wrap (max size wrapped)"),
+        "{errors:?}"
+    );
+    assert_eq!(env.count("cluster1", "configmaps", "nginx"), 0);
 }
 
 fn shards(env: &Env, expected: usize) {

@@ -480,6 +480,41 @@ fn user_plugins() {
         Some("echo")
     );
 
+    // A pinned digest is checked.
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(
+        std::fs::read(&labeler).expect("fixture"),
+    ));
+    let pinned =
+        |name: &str, sha: &str| format!("{}  sha256: \"{sha}\"\n", wasm_plugin(name, &labeler));
+    env.apply(&pinned("pinned", &digest));
+    env.apply(&pinned("mispinned", &"a".repeat(64)));
+    eventually(T, "pinned Ready", || {
+        wds.jsonpath(
+            &["get", "wasmplugin", "pinned"],
+            "{.status.conditions[?(@.type==\"Ready\")].status}",
+        )
+        .filter(|s| s == "True")
+    });
+    let reason = eventually(T, "mispinned not Ready", || {
+        wds.jsonpath(
+            &["get", "wasmplugin", "mispinned"],
+            "{.status.conditions[?(@.type==\"Ready\")].reason}",
+        )
+        .filter(|s| !s.is_empty())
+    });
+    assert_eq!(reason, "DigestMismatch");
+    let message = wds
+        .jsonpath(&["get", "wasmplugin", "mispinned"], "{.status.errors[0]}")
+        .unwrap_or_default();
+    assert!(
+        message.contains(&format!(
+            "sha256 mismatch: expected {}, got {digest}",
+            "a".repeat(64)
+        )),
+        "{message}"
+    );
+
     // References that cannot work are reported on the CustomTransform.
     env.apply(
         r#"apiVersion: control.kubestellar.io/v1alpha1
