@@ -162,13 +162,15 @@ impl<K: Clone + Ord + Hash + Debug + Send + Sync + 'static> Queue<K> {
     {
         let handler = Arc::new(handler);
         let mut running: JoinSet<(K, Option<Next>)> = JoinSet::new();
+        let mut keys: HashMap<tokio::task::Id, K> = HashMap::new();
         loop {
             let mut wake = None;
             while running.len() < concurrency.max(1) {
                 match self.take() {
                     Ok(k) => {
                         let h = handler.clone();
-                        running.spawn(async move {
+                        let key = k.clone();
+                        let task = running.spawn(async move {
                             let outcome = match h(k.clone()).await {
                                 Ok(next) => Some(next),
                                 Err(e) => {
@@ -178,6 +180,7 @@ impl<K: Clone + Ord + Hash + Debug + Send + Sync + 'static> Queue<K> {
                             };
                             (k, outcome)
                         });
+                        keys.insert(task.id(), key);
                     }
                     Err(next) => {
                         wake = next;
@@ -194,13 +197,19 @@ impl<K: Clone + Ord + Hash + Debug + Send + Sync + 'static> Queue<K> {
                         None => std::future::pending::<()>().await,
                     }
                 } => {}
-                Some(done) = running.join_next(), if !running.is_empty() => {
+                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
                     match done {
-                        Ok((k, outcome)) => self.finish(&k, outcome, what),
-                        Err(e) if e.is_panic() => {
-                            tracing::error!(controller = what, "a reconcile panicked: {e}");
+                        Ok((id, (k, outcome))) => {
+                            keys.remove(&id);
+                            self.finish(&k, outcome, what);
                         }
-                        Err(_) => {}
+                        Err(e) => {
+                            // A panicking reconcile is a failure like any other: retried later.
+                            tracing::error!(controller = what, "a reconcile panicked: {e}");
+                            if let Some(k) = keys.remove(&e.id()) {
+                                self.finish(&k, None, what);
+                            }
+                        }
                     }
                 }
             }
@@ -246,6 +255,27 @@ mod tests {
         let seen = lock(&calls).clone();
         assert_eq!(seen.iter().filter(|k| *k == "a").count(), 1, "{seen:?}");
         assert_eq!(seen.iter().filter(|k| *k == "bad").count(), 3, "{seen:?}");
+        assert!(q.is_empty());
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_retried() {
+        let q: Arc<Queue<u32>> = Queue::new(Duration::ZERO);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = runs.clone();
+        let task = tokio::spawn(q.clone().run("test", 1, move |_k: u32| {
+            let r = r.clone();
+            async move {
+                if r.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("first run panics");
+                }
+                Ok::<_, String>(Next::Done)
+            }
+        }));
+        q.add(7);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
         assert!(q.is_empty());
         task.abort();
     }
