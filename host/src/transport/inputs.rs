@@ -58,6 +58,7 @@ impl Wanted {
     }
 }
 
+/// The objects a Binding selects, cluster-scoped first, in the Binding's order.
 pub(super) fn wanted_objects(b: &Binding) -> Vec<Wanted> {
     let w = &b.spec.workload;
     let cluster = w.cluster_scope.iter().map(|c| Wanted {
@@ -184,6 +185,7 @@ pub(super) type Identity = (String, String, String, String);
 /// Manifests delivered before, by (WEC, identity).
 pub(super) type Previous = HashMap<(String, Identity), Arc<Value>>;
 
+/// A manifest's (group, kind, namespace, name).
 pub(super) fn manifest_identity(m: &Value) -> Identity {
     let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
     let api_version = s(m.get("apiVersion"));

@@ -45,6 +45,7 @@ pub(super) async fn apply_works(
     Ok(applied)
 }
 
+/// Deletes ManifestWorks (those not already being deleted; absent ones are fine).
 pub(super) async fn delete_works<'a>(
     sh: &Shared,
     works: impl Iterator<Item = &'a ManifestWork>,
