@@ -193,6 +193,40 @@ fn delivers_repairs_reports_and_prunes() {
         .filter(|s| s == "3")
     });
 
+    // A field dropped from the manifest is dropped in the WEC (server-side apply ownership).
+    let mut labelled = deployment("demo", "web", 3);
+    labelled["metadata"]["labels"]["extra"] = json!("yes");
+    its.apply(&manifestwork(
+        "w1",
+        "cluster1",
+        vec![namespace("demo"), labelled, configmap("demo", "cfg")],
+        vec![],
+    ));
+    eventually(T, "extra label applied", || {
+        c1.jsonpath(
+            &["get", "deploy", "web", "-n", "demo"],
+            "{.metadata.labels.extra}",
+        )
+        .filter(|v| v == "yes")
+    });
+    its.apply(&manifestwork(
+        "w1",
+        "cluster1",
+        vec![
+            namespace("demo"),
+            deployment("demo", "web", 3),
+            configmap("demo", "cfg"),
+        ],
+        vec![],
+    ));
+    eventually(T, "extra label removed", || {
+        c1.jsonpath(
+            &["get", "deploy", "web", "-n", "demo"],
+            "{.metadata.labels.extra}",
+        )
+        .filter(|v| v.is_empty())
+    });
+
     // Removing a manifest prunes exactly that object.
     its.apply(&manifestwork(
         "w1",

@@ -83,7 +83,7 @@ pub fn desired(mw: &ManifestWork) -> (Vec<Desired>, Vec<BadManifest>) {
                 good.push(Desired {
                     ordinal: i,
                     key,
-                    object: super::diff::applied_part(m),
+                    object: with_hash(super::diff::applied_part(m)),
                     create_only,
                 });
             }
@@ -92,6 +92,30 @@ pub fn desired(mw: &ManifestWork) -> (Vec<Desired>, Vec<BadManifest>) {
     }
     good.sort_by_key(|d| (apply_rank(&d.key), d.ordinal));
     (good, bad)
+}
+
+/// Adds the applied-manifest hash annotation (over the manifest without it).
+fn with_hash(mut object: Value) -> Value {
+    use sha2::Digest;
+    // serde_json maps are sorted, so the serialization (and the hash) is canonical.
+    let digest = hex::encode(sha2::Sha256::digest(
+        serde_json::to_vec(&object).unwrap_or_default(),
+    ));
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        let ann = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !ann.is_object() {
+            *ann = Value::Object(Default::default());
+        }
+        if let Some(a) = ann.as_object_mut() {
+            a.insert(
+                crate::api::labels::APPLIED_MANIFEST_HASH.into(),
+                Value::String(digest),
+            );
+        }
+    }
+    object
 }
 
 /// ManifestConfigs name the plural resource; kinds are compared loosely (lowercase kind is a

@@ -33,6 +33,9 @@ pub const HEARTBEAT_LEASE: &str = "kubestellar-agent";
 /// Seconds between heartbeats.
 pub const HEARTBEAT_SECONDS: u64 = 15;
 
+/// Longest wait before retrying a failed reconcile.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
 /// Settings of one agent.
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
@@ -78,6 +81,8 @@ enum Work {
     Object(ObjKey),
     /// Reconcile everything.
     Resync,
+    /// A namespace or CRD was just applied: retry failed work now rather than after backoff.
+    RetryFailed,
 }
 
 /// What the agent knows, shared by its tasks.
@@ -171,6 +176,13 @@ impl Agent {
                     }
                     continue;
                 }
+                if w == Work::RetryFailed {
+                    for (_, ws) in std::mem::take(&mut retry) {
+                        pending.extend(ws);
+                    }
+                    failures.clear();
+                    continue;
+                }
                 in_flight.insert(w.clone());
                 let sh = sh.clone();
                 running.spawn(async move {
@@ -200,7 +212,7 @@ impl Agent {
                             Err(e) => {
                                 let n = failures.entry(w.clone()).or_insert(0);
                                 *n += 1;
-                                let delay = Duration::from_millis(200u64.saturating_mul(1 << (*n).min(8))).min(Duration::from_secs(30));
+                                let delay = Duration::from_millis(200u64.saturating_mul(1 << (*n).min(8))).min(MAX_BACKOFF);
                                 tracing::warn!(cluster = %sh.cfg.cluster, work = ?w, error = %e, retry_in_ms = delay.as_millis() as u64, "agent reconcile failed");
                                 retry.entry(tokio::time::Instant::now() + delay).or_default().push(w);
                             }
@@ -235,7 +247,7 @@ async fn handle(sh: &Arc<Shared>, w: &Work) -> Result<(), AgentError> {
     match w {
         Work::Mw(name) => reconcile_mw(sh, name).await,
         Work::Object(key) => object_changed(sh, key).await,
-        Work::Resync => Ok(()),
+        Work::Resync | Work::RetryFailed => Ok(()),
     }
 }
 
@@ -430,6 +442,10 @@ async fn reconcile_mw(sh: &Arc<Shared>, name: &str) -> Result<(), AgentError> {
             w.desired = d.clone();
         }
         let result = wec::apply(sh, d).await;
+        if result.is_ok() && manifests::apply_rank(&d.key) < 2 {
+            // Objects waiting for this namespace or CRD can go now.
+            let _ = sh.work_tx.send(Work::RetryFailed);
+        }
         if let Ok(applied) = &result {
             report::work_status(sh, &mw, &d.key, applied).await?;
         }

@@ -37,5 +37,9 @@ pub const CS_NAMESPACE: &str = "status.kubestellar.io/namespace";
 pub const CS_NAME: &str = "status.kubestellar.io/name";
 /// CombinedStatus label: BindingPolicy name.
 pub const CS_BINDING_POLICY: &str = "status.kubestellar.io/binding-policy";
+/// Annotation the agent puts on every object it applies in a WEC: the sha256 of the manifest
+/// it applied. A changed manifest (even one that only drops fields) has a different hash, so
+/// the agent re-applies it; an unchanged one is left alone, also across agent restarts.
+pub const APPLIED_MANIFEST_HASH: &str = "kubestellar.io/applied-manifest-sha256";
 /// Annotation on a Service: keep node ports.
 pub const PRESERVE: &str = "control.kubestellar.io/preserve";
