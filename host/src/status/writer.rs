@@ -1,5 +1,6 @@
 //! The single writer: every write the status controller makes goes through one bounded queue
-//! of targets, served by one task (linkerd's status writer shape).
+//! of targets, served by one task (linkerd's status writer shape), which keeps a few writes of
+//! different targets in flight and never two of the same target.
 //!
 //! Reconcilers compute the desired content of a target and call [`Writer::reconcile`] with it
 //! and with whether the index already shows that content. The writer remembers the write
@@ -18,6 +19,7 @@ use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams
 use kube::core::ApiResource;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::keys::{ObjKey, Work};
 use super::{Shared, lock};
@@ -27,6 +29,8 @@ use crate::api::{Binding, BindingPolicy, CombinedStatus, Condition, StatusCollec
 pub const FIELD_MANAGER: &str = "kubestellar-status";
 /// Targets waiting for the writer (reconcilers wait when it is full).
 pub const QUEUE_CAPACITY: usize = 1024;
+/// Writes in flight at once (of different targets).
+pub const WRITE_CONCURRENCY: usize = 4;
 /// Longest a single write may take.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -230,62 +234,108 @@ enum Written {
     Nothing,
 }
 
-/// Serves the writer's queue until the channel closes.
+/// Takes the queued write of `target` and marks it executing; `None` when nothing is queued
+/// or a write of the same target is still running (it is then started after that one).
+fn take(sh: &Shared, target: &Target) -> Option<(Op, Work)> {
+    let mut slots = lock(&sh.writer.slots);
+    let slot = slots.get_mut(target)?;
+    if slot.executing.is_some() {
+        return None;
+    }
+    let (op, origin) = slot.queued.take()?;
+    slot.executing = Some(op.clone());
+    Some((op, origin))
+}
+
+/// True when `target` has a write queued behind a running one.
+fn waiting(sh: &Shared, target: &Target) -> bool {
+    lock(&sh.writer.slots)
+        .get(target)
+        .is_some_and(|s| s.queued.is_some() && s.executing.is_some())
+}
+
+/// Serves the writer's queue until the channel closes: up to [`WRITE_CONCURRENCY`] writes of
+/// different targets at once, never two of the same target.
 pub(super) async fn run(sh: Arc<Shared>, mut rx: mpsc::Receiver<Target>) {
-    while let Some(target) = rx.recv().await {
-        let job = {
-            let mut slots = lock(&sh.writer.slots);
-            match slots.get_mut(&target) {
-                Some(slot) => slot.queued.take().map(|(op, origin)| {
-                    slot.executing = Some(op.clone());
-                    (op, origin)
-                }),
-                None => None,
-            }
-        };
-        let Some((op, origin)) = job else { continue };
-        let outcome = tokio::time::timeout(WRITE_TIMEOUT, execute(&sh.ctx.wds, &op)).await;
-        let failed = match outcome {
-            Ok(Ok(written)) => {
-                bump(&sh.stats.writes);
-                tracing::debug!(wds = %sh.ctx.cfg.wds_name, target = ?target, "status controller wrote");
-                record(&sh, written);
-                false
-            }
-            Ok(Err(e)) => {
-                bump(&sh.stats.write_failures);
-                tracing::warn!(wds = %sh.ctx.cfg.wds_name, target = ?target, error = %e, "status write failed; will retry");
-                true
-            }
-            Err(_) => {
-                bump(&sh.stats.write_timeouts);
-                tracing::warn!(wds = %sh.ctx.cfg.wds_name, target = ?target, "status write timed out; will retry");
-                true
-            }
-        };
-        let retry = {
-            let mut slots = lock(&sh.writer.slots);
-            let mut retry = None;
-            if let Some(slot) = slots.get_mut(&target) {
-                slot.executing = None;
-                if failed {
-                    slot.failures = slot.failures.saturating_add(1);
-                    retry = Some(
-                        Duration::from_millis(200u64 << slot.failures.min(7))
-                            .min(Duration::from_secs(30)),
-                    );
-                } else {
-                    slot.failures = 0;
-                }
-                if slot.queued.is_none() && slot.failures == 0 {
-                    slots.remove(&target);
+    let mut running: JoinSet<(Target, Work, bool)> = JoinSet::new();
+    let mut deferred: Vec<Target> = Vec::new();
+    loop {
+        tokio::select! {
+            t = rx.recv(), if running.len() < WRITE_CONCURRENCY => {
+                let Some(target) = t else { break };
+                if waiting(&sh, &target) {
+                    deferred.push(target);
+                } else if let Some((op, origin)) = take(&sh, &target) {
+                    running.spawn(write(sh.clone(), target, op, origin));
                 }
             }
-            retry
-        };
-        if let Some(delay) = retry {
-            sh.queue.add_after(origin, delay);
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok((target, origin, failed)) = done {
+                    finish(&sh, &target, origin, failed);
+                }
+                // Writes that waited for this one (or for a free place) may start now.
+                let mut still = Vec::new();
+                for t in deferred.drain(..) {
+                    if running.len() < WRITE_CONCURRENCY && let Some((op, origin)) = take(&sh, &t) {
+                        running.spawn(write(sh.clone(), t, op, origin));
+                    } else if waiting(&sh, &t) || lock(&sh.writer.slots).get(&t).is_some_and(|s| s.queued.is_some()) {
+                        still.push(t);
+                    }
+                }
+                deferred = still;
+            }
         }
+    }
+}
+
+/// Executes one write; returns whether it failed.
+async fn write(sh: Arc<Shared>, target: Target, op: Op, origin: Work) -> (Target, Work, bool) {
+    let outcome = tokio::time::timeout(WRITE_TIMEOUT, execute(&sh.ctx.wds, &op)).await;
+    let failed = match outcome {
+        Ok(Ok(written)) => {
+            bump(&sh.stats.writes);
+            tracing::debug!(wds = %sh.ctx.cfg.wds_name, target = ?target, "status controller wrote");
+            record(&sh, written);
+            false
+        }
+        Ok(Err(e)) => {
+            bump(&sh.stats.write_failures);
+            tracing::warn!(wds = %sh.ctx.cfg.wds_name, target = ?target, error = %e, "status write failed; will retry");
+            true
+        }
+        Err(_) => {
+            bump(&sh.stats.write_timeouts);
+            tracing::warn!(wds = %sh.ctx.cfg.wds_name, target = ?target, "status write timed out; will retry");
+            true
+        }
+    };
+    (target, origin, failed)
+}
+
+/// Marks a write done; a failed one sends its work back with backoff.
+fn finish(sh: &Shared, target: &Target, origin: Work, failed: bool) {
+    let retry = {
+        let mut slots = lock(&sh.writer.slots);
+        let mut retry = None;
+        if let Some(slot) = slots.get_mut(target) {
+            slot.executing = None;
+            if failed {
+                slot.failures = slot.failures.saturating_add(1);
+                retry = Some(
+                    Duration::from_millis(200u64 << slot.failures.min(7))
+                        .min(Duration::from_secs(30)),
+                );
+            } else {
+                slot.failures = 0;
+            }
+            if slot.queued.is_none() && slot.failures == 0 {
+                slots.remove(target);
+            }
+        }
+        retry
+    };
+    if let Some(delay) = retry {
+        sh.queue.add_after(origin, delay);
     }
 }
 
