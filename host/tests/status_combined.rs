@@ -151,6 +151,16 @@ fn cases_23_24_25_full_status_sum_and_filter() {
         "{table}"
     );
     wds.ok(&["delete", "bindingpolicy", "nginx-combinedstatus"]);
+    // The policy's CombinedStatus goes with it.
+    let gone = cs["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    wait_gone(
+        &wds,
+        &["cs", &gone, "-n", "nginx"],
+        "the deleted policy's CombinedStatus removed",
+    );
 
     // 24: can sum status.availableReplicas across WECs (the collector arrives after the policy).
     wds.apply(&policy("nginx-sum", &["sum-available-replicas"]));
