@@ -74,6 +74,18 @@ fn pid_file(dir: &Path) -> PathBuf {
     dir.join("up.pid")
 }
 
+/// True while the process runs (a zombie waiting for its parent to reap it has exited).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
 /// The pid of a live `up` in DIR, if any.
 fn running_pid(dir: &Path) -> Option<u32> {
     let pid: u32 = std::fs::read_to_string(pid_file(dir))
@@ -82,9 +94,7 @@ fn running_pid(dir: &Path) -> Option<u32> {
         .parse()
         .ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    String::from_utf8_lossy(&cmdline)
-        .contains("kubestellar")
-        .then_some(pid)
+    (alive(pid) && String::from_utf8_lossy(&cmdline).contains("kubestellar")).then_some(pid)
 }
 
 impl UpArgs {
@@ -105,7 +115,7 @@ impl UpArgs {
             cfg.wds = self.wds.clone();
         }
         let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-        rt.block_on(async move {
+        let result = rt.block_on(async move {
             std::fs::create_dir_all(&self.dir)
                 .with_context(|| format!("cannot create {}", self.dir.display()))?;
             std::fs::write(pid_file(&self.dir), std::process::id().to_string())
@@ -167,7 +177,10 @@ impl UpArgs {
                 self.dir.display()
             );
             Ok(())
-        })
+        });
+        // Plugin compilations run on blocking threads; do not let one delay the exit.
+        rt.shutdown_timeout(Duration::from_secs(2));
+        result
     }
 }
 
@@ -190,7 +203,10 @@ fn print_what_now(system: &System, took: Duration) {
     println!();
     println!("  export KUBECONFIG={}", kc.display());
     println!(
-        "  kubectl --context {wds} apply -f examples/nginx/   # a namespace, a deployment, a BindingPolicy"
+        "  kubectl --context {wds} apply -f examples/nginx/namespace.yaml -f examples/nginx/deployment.yaml"
+    );
+    println!(
+        "  kubectl --context {wds} apply -f examples/nginx/bindingpolicy.yaml   # to every WEC labelled location-group=edge"
     );
     println!("  kubectl --context {wec} get deployments -A          # delivered to the WECs");
     println!("  kubectl --context {wds} get bindingpolicies,combinedstatuses -A");
@@ -216,7 +232,7 @@ impl DownArgs {
             bail!("could not signal pid {pid}");
         }
         let deadline = Instant::now() + Duration::from_secs(30);
-        while Path::new(&format!("/proc/{pid}")).exists() {
+        while alive(pid) {
             if Instant::now() > deadline {
                 bail!("kubestellar up (pid {pid}) did not stop within 30s");
             }

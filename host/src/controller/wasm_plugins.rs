@@ -1,10 +1,13 @@
 //! WasmPlugin objects of the WDS, resolved, verified and loaded.
 //!
 //! For each WasmPlugin the registry fetches the module named by `spec.source` (`builtin:<name>`
-//! or `file:///path`; `https://`, `oci://` and `configMapRef` are refused with a clear
-//! condition for now), checks `spec.sha256` when given, loads it with `spec.limits`, and writes
-//! the outcome to the WasmPlugin's status (`Ready`, digest, size, kind, scope, version). A module
-//! is loaded again only when the WasmPlugin's spec changes. Dependents (the transport and status
+//! or `file:///path`) or `spec.configMapRef` (a ConfigMap or Secret of the WDS, as written by
+//! `kubestellar plugin install`); `https://` and `oci://` are refused with a clear condition for
+//! now. It checks `spec.sha256` when given, loads the module with `spec.limits`, and writes the
+//! outcome to the WasmPlugin's status (`Ready`, digest, size, kind, scope, version). A module is
+//! loaded again only when the WasmPlugin's spec changes (so a module updated in place needs a
+//! new `spec.sha256`, which `plugin install` writes); one that could not be fetched is fetched
+//! again every few seconds. Dependents (the transport and status
 //! controllers) [`get`](WasmPluginRegistry::get) plugins by name and
 //! [`subscribe`](WasmPluginRegistry::subscribe) to hear which ones changed.
 
@@ -131,9 +134,13 @@ impl WasmPluginRegistry {
         );
         mirror.wait_synced().await;
         for wp in mirror.list() {
-            if let Err(e) = self.reconcile(&mirror, &wp.name_any()).await {
-                tracing::warn!(plugin = %wp.name_any(), error = %e, "WasmPlugin status not written; retrying");
-                queue.add(wp.name_any());
+            match self.reconcile(&mirror, &wp.name_any()).await {
+                Ok(Next::After(d)) => queue.add_after(wp.name_any(), d),
+                Ok(Next::Done) => {}
+                Err(e) => {
+                    tracing::warn!(plugin = %wp.name_any(), error = %e, "WasmPlugin status not written; retrying");
+                    queue.add(wp.name_any());
+                }
             }
         }
         self.inner.synced.send_replace(true);
@@ -141,12 +148,16 @@ impl WasmPluginRegistry {
         queue
             .run("wasmplugins", 2, move |name: String| {
                 let (this, mirror) = (this.clone(), mirror.clone());
-                async move { this.reconcile(&mirror, &name).await.map(|()| Next::Done) }
+                async move { this.reconcile(&mirror, &name).await }
             })
             .await;
     }
 
-    async fn reconcile(&self, mirror: &Mirror<WasmPlugin>, name: &str) -> Result<(), kube::Error> {
+    async fn reconcile(
+        &self,
+        mirror: &Mirror<WasmPlugin>,
+        name: &str,
+    ) -> Result<Next, kube::Error> {
         let Some(wp) = mirror.get("", name) else {
             let removed = self
                 .inner
@@ -157,19 +168,22 @@ impl WasmPluginRegistry {
             if removed.is_some() {
                 let _ = self.inner.changes.send(name.to_string());
             }
-            return Ok(());
+            return Ok(Next::Done);
         };
         let current = {
             let loaded = self.inner.loaded.read().unwrap_or_else(|e| e.into_inner());
             loaded
                 .get(name)
                 .filter(|e| e.spec == wp.spec)
+                // A module that could not be fetched may appear later (a ConfigMap created
+                // after its WasmPlugin): fetch again rather than keep the failure.
+                .filter(|e| !matches!(&e.result, Err(f) if f.reason == "FetchFailed"))
                 .map(|e| e.result.clone())
         };
         let result = match current {
             Some(r) => r,
             None => {
-                let result = load(&self.inner.runtime, &wp.spec).await;
+                let result = load(&self.inner.runtime, &self.inner.wds, &wp.spec).await;
                 match &result {
                     Ok(p) => {
                         tracing::info!(plugin = name, digest = p.digest(), "loaded WasmPlugin")
@@ -215,9 +229,15 @@ impl WasmPluginRegistry {
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(match &result {
+            Err(f) if f.reason == "FetchFailed" => Next::After(FETCH_RETRY),
+            _ => Next::Done,
+        })
     }
 }
+
+/// How long before fetching a module again after it could not be fetched.
+const FETCH_RETRY: Duration = Duration::from_secs(5);
 
 /// The status a WasmPlugin should have after a load attempt.
 fn desired_status(
@@ -284,13 +304,25 @@ pub fn limits(l: &PluginLimits) -> Limits {
 /// Fetches and loads the module a WasmPlugin names.
 pub async fn load(
     runtime: &Arc<PluginRuntime>,
+    wds: &kube::Client,
     spec: &WasmPluginSpec,
 ) -> Result<Arc<LoadedPlugin>, LoadFailure> {
-    if spec.config_map_ref.is_some() {
-        return Err(LoadFailure::new(
-            "SourceNotSupported",
-            "spec.configMapRef is not supported yet; use a builtin: or file:// source",
-        ));
+    if let Some(r) = &spec.config_map_ref {
+        if spec.source.is_some() {
+            return Err(LoadFailure::new(
+                "InvalidSpec",
+                "give either spec.source or spec.configMapRef, not both",
+            ));
+        }
+        let label = format!(
+            "{}/{}/{}[{}]",
+            r.kind.as_deref().unwrap_or("ConfigMap").to_lowercase(),
+            r.namespace,
+            r.name,
+            r.key
+        );
+        let bytes = fetch_from_object(wds, r).await?;
+        return finish_load(runtime, label, bytes, spec).await;
     }
     let Some(source) = spec.source.clone() else {
         return Err(LoadFailure::new("InvalidSpec", "spec.source is required"));
@@ -326,6 +358,16 @@ pub async fn load(
             ),
         ));
     };
+    finish_load(runtime, source, bytes, spec).await
+}
+
+/// Verifies and loads module bytes (off the async threads: compiling can take seconds).
+async fn finish_load(
+    runtime: &Arc<PluginRuntime>,
+    source: String,
+    bytes: Vec<u8>,
+    spec: &WasmPluginSpec,
+) -> Result<Arc<LoadedPlugin>, LoadFailure> {
     let runtime = runtime.clone();
     let sha = spec.sha256.clone();
     let limits = limits(&spec.limits);
@@ -338,4 +380,46 @@ pub async fn load(
         PluginError::DigestMismatch { .. } => LoadFailure::new("DigestMismatch", e.to_string()),
         e => LoadFailure::new("LoadFailed", e.to_string()),
     })
+}
+
+/// Reads a module from a ConfigMap (`binaryData`, or `data` for text) or a Secret of the WDS.
+async fn fetch_from_object(
+    wds: &kube::Client,
+    r: &crate::api::wasm_plugin::ModuleRef,
+) -> Result<Vec<u8>, LoadFailure> {
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    let what = format!(
+        "{} {}/{}",
+        r.kind.as_deref().unwrap_or("ConfigMap"),
+        r.namespace,
+        r.name
+    );
+    let missing = |detail: &str| LoadFailure::new("FetchFailed", format!("{what}: {detail}"));
+    match r.kind.as_deref().unwrap_or("ConfigMap") {
+        "Secret" => {
+            let api: Api<Secret> = Api::namespaced(wds.clone(), &r.namespace);
+            let s = api
+                .get_opt(&r.name)
+                .await
+                .map_err(|e| missing(&e.to_string()))?
+                .ok_or_else(|| missing("not found"))?;
+            s.data
+                .and_then(|d| d.get(&r.key).map(|b| b.0.clone()))
+                .ok_or_else(|| missing(&format!("has no key {:?} in data", r.key)))
+        }
+        _ => {
+            let api: Api<ConfigMap> = Api::namespaced(wds.clone(), &r.namespace);
+            let cm = api
+                .get_opt(&r.name)
+                .await
+                .map_err(|e| missing(&e.to_string()))?
+                .ok_or_else(|| missing("not found"))?;
+            if let Some(b) = cm.binary_data.as_ref().and_then(|d| d.get(&r.key)) {
+                return Ok(b.0.clone());
+            }
+            cm.data
+                .and_then(|d| d.get(&r.key).map(|s| s.clone().into_bytes()))
+                .ok_or_else(|| missing(&format!("has no key {:?} in binaryData or data", r.key)))
+        }
+    }
 }
