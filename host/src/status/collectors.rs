@@ -91,8 +91,25 @@ fn may_still_load(registry_synced: bool, wp: Option<&WasmPlugin>) -> bool {
         .is_none_or(|s| s.observed_generation != generation)
 }
 
+/// `builtin:summarize-default`, loaded once (compiling it takes a while: off the async
+/// threads).
+async fn builtin(sh: &Shared) -> Result<Arc<LoadedPlugin>, String> {
+    sh.builtin
+        .get_or_init(|| async {
+            let runtime = sh.ctx.runtime.clone();
+            tokio::task::spawn_blocking(move || {
+                runtime.builtin(crate::plugins::builtin::SUMMARIZE_DEFAULT)
+            })
+            .await
+            .map_err(|e| format!("loading builtin:summarize-default was interrupted: {e}"))
+            .and_then(|r| r.map_err(|e| e.to_string()))
+        })
+        .await
+        .clone()
+}
+
 /// The state of collector `name`, validated once per version of everything it depends on.
-pub fn state(sh: &Shared, name: &str) -> CollectorState {
+pub async fn state(sh: &Shared, name: &str) -> CollectorState {
     let (sc, wp) = {
         let ix = lock(&sh.index);
         let sc = ix.collectors.get(name).cloned();
@@ -106,13 +123,9 @@ pub fn state(sh: &Shared, name: &str) -> CollectorState {
         return CollectorState::Missing;
     };
     let (plugin, config, prefix) = match &sc.spec.plugin {
-        None => match sh
-            .ctx
-            .runtime
-            .builtin(crate::plugins::builtin::SUMMARIZE_DEFAULT)
-        {
+        None => match builtin(sh).await {
             Ok(p) => (p, cel_config(&sc), String::new()),
-            Err(e) => return CollectorState::Invalid(vec![e.to_string()]),
+            Err(e) => return CollectorState::Invalid(vec![e]),
         },
         Some(pref) => {
             if has_cel_fields(&sc) {
@@ -157,9 +170,18 @@ pub fn state(sh: &Shared, name: &str) -> CollectorState {
             plugin.world()
         )])
     } else {
-        match plugin.validate_config(&config) {
-            Ok(()) => CollectorState::Ready(Arc::new(Runner { plugin, config })),
-            Err(e) => CollectorState::Invalid(problems(e, &prefix)),
+        // A plugin call: off the async threads.
+        let validated = tokio::task::spawn_blocking(move || {
+            let r = plugin.validate_config(&config);
+            (plugin, config, r)
+        })
+        .await;
+        match validated {
+            Ok((plugin, config, Ok(()))) => {
+                CollectorState::Ready(Arc::new(Runner { plugin, config }))
+            }
+            Ok((_, _, Err(e))) => CollectorState::Invalid(problems(e, &prefix)),
+            Err(e) => return CollectorState::Pending(format!("validation was interrupted: {e}")),
         }
     };
     lock(&sh.collectors)
@@ -174,7 +196,7 @@ pub(super) async fn reconcile(sh: &Shared, name: &str) -> Result<(), String> {
         lock(&sh.collectors).entries.remove(name);
         return Ok(());
     };
-    let errors = match state(sh, name) {
+    let errors = match state(sh, name).await {
         CollectorState::Ready(_) | CollectorState::Missing => Vec::new(),
         CollectorState::Invalid(errors) => errors,
         CollectorState::Pending(why) => {

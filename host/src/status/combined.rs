@@ -276,7 +276,7 @@ pub(super) async fn reconcile(sh: &Arc<Shared>, binding: &str, key: &ObjKey) -> 
     if let Some(n) = &snap.needed {
         let mut results = Vec::new();
         for c in &n.collectors {
-            match collectors::state(sh, c) {
+            match collectors::state(sh, c).await {
                 CollectorState::Ready(runner) => {
                     let cache_key = (binding.to_string(), key.clone(), c.clone());
                     results.push(

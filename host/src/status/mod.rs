@@ -70,6 +70,8 @@ pub struct Shared {
     stats: Arc<Stats>,
     collectors: Mutex<CollectorCache>,
     summaries: Mutex<SummaryCache>,
+    /// `builtin:summarize-default`, once loaded.
+    builtin: tokio::sync::OnceCell<Result<Arc<crate::plugins::LoadedPlugin>, String>>,
     /// The Bindings changed: the watched resources may have to change.
     gvrs_changed: Notify,
 }
@@ -105,6 +107,7 @@ impl StatusController {
             stats: Arc::new(Stats::default()),
             collectors: Mutex::default(),
             summaries: Mutex::new(HashMap::new()),
+            builtin: tokio::sync::OnceCell::new(),
             gvrs_changed: Notify::new(),
         });
         StatusController { sh, rx }

@@ -196,7 +196,7 @@ pub(super) async fn reconcile(sh: &Shared, name: &str) -> Result<(), String> {
         .unwrap_or_default();
     let mut missing = Vec::new();
     for c in &referenced {
-        match collectors::state(sh, c) {
+        match collectors::state(sh, c).await {
             CollectorState::Ready(_) => {}
             CollectorState::Missing | CollectorState::Invalid(_) => missing.push(c.clone()),
             CollectorState::Pending(why) => {
