@@ -58,6 +58,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| SummarizeDefault::summarize(black_box(OBJECT), black_box(&reports), config))
         });
     }
+    // Fixed cost per call: compiling the expressions and setting up the CEL context.
+    let config = cases[2].1;
+    c.bench_function("filter_select_0", |b| {
+        b.iter(|| SummarizeDefault::summarize(black_box(OBJECT), &[], black_box(config)))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -64,10 +64,34 @@ impl Vars {
     }
 }
 
+/// One of the four variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Var {
+    /// `inventory`.
+    Inventory,
+    /// `obj`.
+    Obj,
+    /// `returned`.
+    Returned,
+    /// `propagation`.
+    Propagation,
+}
+
+/// An expression that only selects fields of a variable, e.g. `returned.status.replicas`:
+/// it can be answered from the JSON text directly, without building CEL values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chain {
+    /// The variable.
+    pub var: Var,
+    /// The fields selected, outermost first.
+    pub path: Vec<String>,
+}
+
 /// A parsed and checked expression.
 pub struct Expression {
     program: Program,
     vars: Vars,
+    chain: Option<Chain>,
 }
 
 impl fmt::Debug for Expression {
@@ -102,12 +126,22 @@ impl Expression {
             };
             need.add_path(&path);
         }
-        Ok(Expression { program, vars })
+        let chain = chain_of(&program.expression().expr);
+        Ok(Expression {
+            program,
+            vars,
+            chain,
+        })
     }
 
     /// What this expression reads of each variable.
     pub fn vars(&self) -> &Vars {
         &self.vars
+    }
+
+    /// The field chain this expression is, if it is nothing more.
+    pub fn chain(&self) -> Option<&Chain> {
+        self.chain.as_ref()
     }
 
     /// Evaluates the expression in `context` and converts the result to owned data.
@@ -116,6 +150,31 @@ impl Expression {
             .map_err(|e| e.to_string())?;
         Ok(Evaluated::from_val(&*value))
     }
+}
+
+/// `Some` if `expr` is only field selections (no `has()`) on one of the variables.
+fn chain_of(expr: &Expr) -> Option<Chain> {
+    let mut path = Vec::new();
+    let mut base = expr;
+    while let Expr::Select(select) = base {
+        if select.test {
+            return None;
+        }
+        path.push(select.field.clone());
+        base = &select.operand.expr;
+    }
+    let Expr::Ident(name) = base else {
+        return None;
+    };
+    let var = match name.strip_prefix('.').unwrap_or(name) {
+        INVENTORY => Var::Inventory,
+        OBJ => Var::Obj,
+        RETURNED => Var::Returned,
+        PROPAGATION => Var::Propagation,
+        _ => return None,
+    };
+    path.reverse();
+    Some(Chain { var, path })
 }
 
 /// The free identifiers of an expression, each with the field path selected on it: `a.b.c`
@@ -285,6 +344,39 @@ mod tests {
         assert_eq!(e.vars(), &Vars::default());
         let e = Expression::compile("{'a': obj.x}.a").expect("compiles");
         assert_eq!(e.vars().obj, need(&[&["x"]]));
+    }
+
+    #[test]
+    fn plain_field_chains_are_recognised() {
+        let chain = |source: &str| {
+            Expression::compile(source)
+                .expect("compiles")
+                .chain()
+                .cloned()
+        };
+        assert_eq!(
+            chain("returned.status.availableReplicas"),
+            Some(Chain {
+                var: Var::Returned,
+                path: vec!["status".into(), "availableReplicas".into()]
+            })
+        );
+        assert_eq!(
+            chain("inventory"),
+            Some(Chain {
+                var: Var::Inventory,
+                path: vec![]
+            })
+        );
+        for not_a_chain in [
+            "has(obj.spec)",
+            "obj.spec.replicas + 1",
+            "obj['spec']",
+            "returned.status.conditions[0]",
+            "[1].map(obj, obj.x)[0]",
+        ] {
+            assert_eq!(chain(not_a_chain), None, "{not_a_chain}");
+        }
     }
 
     #[test]

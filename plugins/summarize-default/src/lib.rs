@@ -13,6 +13,7 @@ pub mod format;
 pub mod json_val;
 pub mod summary;
 pub mod table;
+pub mod wec;
 
 use kubestellar_plugin_sdk::{
     ConfigProblem, Plugin, PluginError, PluginInfo, PluginKind, Report, Scope, Summarizer, Summary,

@@ -1,23 +1,22 @@
 //! Building the input table (one row per WEC) and evaluating a collector over it.
 //!
-//! The workload object is parsed once into the root CEL scope; each WEC gets a child scope
-//! with only the variables the collector's expressions name, so the object is never copied
-//! and a report's status is parsed once however many expressions read it.
+//! The workload object is parsed once (if read at all) into the root CEL scope; each WEC is
+//! evaluated in a [`WecEnv`], which answers plain field chains from the JSON text and builds a
+//! child CEL scope only for the rest, so the object is never copied and a report's status is
+//! parsed at most once however many expressions read it.
 
 use std::fmt;
 use std::sync::Arc;
 
 use cel::Context;
-use cel::common::value::Val;
 
 use crate::aggregate::{AggRow, aggregate};
-use crate::cel_env::{
-    INVENTORY, OBJ, PROPAGATION, RETURNED, null_val, single_entry_map, string_val, timestamp_val,
-};
+use crate::cel_env::OBJ;
 use crate::config::Collector;
 use crate::evaluated::Evaluated;
 use crate::json_val;
 use crate::summary::to_cell;
+use crate::wec::{BadStatus, WecEnv};
 use kubestellar_plugin_sdk::{CellValue, Row, RowError, Summary};
 
 /// What one WEC reported about the object.
@@ -78,113 +77,14 @@ pub fn summarize(
     };
     let mut selected: Vec<Row> = Vec::new();
     let mut kept: Vec<AggRow<'_>> = Vec::new();
-
     for input in order {
-        let mut scope = root.new_inner_scope();
-        if vars.inventory.any() {
-            scope.add_variable_as_val(
-                INVENTORY,
-                single_entry_map("name", string_val(input.cluster)),
-            );
-        }
-        if vars.returned.any() {
-            let need = vars.returned.field("status");
-            let status: Box<dyn Val + '_> = match input.status {
-                Some(text) if need.any() => match json_val::parse(text, need) {
-                    Ok(status) => status,
-                    Err(e) => {
-                        summary.row_errors.push(row_error(
-                            input.cluster,
-                            "",
-                            format!("invalid returned status: {e}"),
-                        ));
-                        continue;
-                    }
-                },
-                // Nothing returned yet, or nothing of it read.
-                _ => null_val(),
-            };
-            scope.add_variable_as_val(RETURNED, single_entry_map("status", status));
-        }
-        if vars.propagation.any() {
-            scope.add_variable_as_val(
-                PROPAGATION,
-                single_entry_map(
-                    "lastReturnedUpdateTimestamp",
-                    timestamp_val(input.last_update),
-                ),
-            );
-        }
-
-        if let Some(filter) = &collector.filter {
-            match filter.evaluate(&scope) {
-                Ok(Evaluated::Bool(true)) => {}
-                // Our decision: null counts as false (upstream lets it through).
-                Ok(Evaluated::Bool(false) | Evaluated::Null) => continue,
-                Ok(_) => {
-                    summary.row_errors.push(row_error(
-                        input.cluster,
-                        "",
-                        "filter expression must evaluate to a boolean".to_owned(),
-                    ));
-                    continue;
-                }
-                Err(e) => {
-                    summary.row_errors.push(row_error(input.cluster, "", e));
-                    continue;
-                }
-            }
-        }
-
-        if !collector.select.is_empty() {
-            // In a projection an evaluation error is shown in its cell.
-            let cells = collector
-                .select
-                .iter()
-                .map(|column| {
-                    column
-                        .expression
-                        .evaluate(&scope)
-                        .map_or_else(CellValue::String, to_cell)
-                })
-                .collect();
-            selected.push(Row { columns: cells });
-            continue;
-        }
-
-        let mut failed = false;
-        let mut group = Vec::with_capacity(collector.group_by.len());
-        for column in &collector.group_by {
-            match column.expression.evaluate(&scope) {
-                Ok(value) => group.push(value),
-                Err(e) => {
-                    failed = true;
-                    summary
-                        .row_errors
-                        .push(row_error(input.cluster, &column.name, e));
-                }
-            }
-        }
-        let mut subjects = Vec::with_capacity(collector.combined_fields.len());
-        for field in &collector.combined_fields {
-            match field.subject.as_ref().map(|s| s.evaluate(&scope)) {
-                None => subjects.push(None),
-                Some(Ok(value)) => subjects.push(Some(value)),
-                Some(Err(e)) => {
-                    failed = true;
-                    summary
-                        .row_errors
-                        .push(row_error(input.cluster, &field.name, e));
-                }
-            }
-        }
-        // A WEC with any evaluation error is left out of every group.
-        if !failed {
-            kept.push(AggRow {
-                cluster: input.cluster,
-                group,
-                subjects,
-            });
+        let mut env = WecEnv::new(&root, &vars, object, *input);
+        match evaluate_wec(collector, &mut env, input.cluster) {
+            Err(BadStatus(e)) => summary.row_errors.push(row_error(input.cluster, "", e)),
+            Ok(Outcome::Excluded) => {}
+            Ok(Outcome::Failed(errors)) => summary.row_errors.extend(errors),
+            Ok(Outcome::Selected(row)) => selected.push(row),
+            Ok(Outcome::Kept(row)) => kept.push(row),
         }
     }
 
@@ -199,6 +99,77 @@ pub fn summarize(
     let limit = usize::try_from(collector.limit).unwrap_or(usize::MAX);
     summary.rows.truncate(limit);
     Ok(summary)
+}
+
+/// What became of one WEC.
+enum Outcome<'a> {
+    /// The filter left it out.
+    Excluded,
+    /// Evaluation errors (filter errors in column `""`); the WEC is left out.
+    Failed(Vec<RowError>),
+    /// Its projection row.
+    Selected(Row),
+    /// Its values for grouping and aggregating.
+    Kept(AggRow<'a>),
+}
+
+fn evaluate_wec<'a>(
+    collector: &Collector,
+    env: &mut WecEnv<'_, '_>,
+    cluster: &'a str,
+) -> Result<Outcome<'a>, BadStatus> {
+    if let Some(filter) = &collector.filter {
+        let error = match env.evaluate(filter)? {
+            Ok(Evaluated::Bool(true)) => None,
+            // Our decision: null counts as false (upstream lets it through).
+            Ok(Evaluated::Bool(false) | Evaluated::Null) => return Ok(Outcome::Excluded),
+            Ok(_) => Some("filter expression must evaluate to a boolean".to_owned()),
+            Err(e) => Some(e),
+        };
+        if let Some(error) = error {
+            return Ok(Outcome::Failed(vec![row_error(cluster, "", error)]));
+        }
+    }
+
+    if !collector.select.is_empty() {
+        // In a projection an evaluation error is shown in its cell.
+        let mut columns = Vec::with_capacity(collector.select.len());
+        for column in &collector.select {
+            let value = env.evaluate(&column.expression)?;
+            columns.push(value.map_or_else(CellValue::String, to_cell));
+        }
+        return Ok(Outcome::Selected(Row { columns }));
+    }
+
+    let mut errors = Vec::new();
+    let mut group = Vec::with_capacity(collector.group_by.len());
+    for column in &collector.group_by {
+        match env.evaluate(&column.expression)? {
+            Ok(value) => group.push(value),
+            Err(e) => errors.push(row_error(cluster, &column.name, e)),
+        }
+    }
+    let mut subjects = Vec::with_capacity(collector.combined_fields.len());
+    for field in &collector.combined_fields {
+        let Some(subject) = &field.subject else {
+            subjects.push(None);
+            continue;
+        };
+        match env.evaluate(subject)? {
+            Ok(value) => subjects.push(Some(value)),
+            Err(e) => errors.push(row_error(cluster, &field.name, e)),
+        }
+    }
+    // A WEC with any evaluation error is left out of every group.
+    if errors.is_empty() {
+        Ok(Outcome::Kept(AggRow {
+            cluster,
+            group,
+            subjects,
+        }))
+    } else {
+        Ok(Outcome::Failed(errors))
+    }
 }
 
 fn row_error(cluster: &str, column: &str, error: String) -> RowError {
