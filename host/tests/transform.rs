@@ -543,7 +543,7 @@ spec:
             &["get", "wasmplugin", "remote"],
             "{.status.conditions[?(@.type==\"Ready\")].reason}",
         )
-        .filter(|s| s == "SourceNotSupported")
+        .filter(|s| s == "FetchFailed")
     });
     env.apply(
         r#"apiVersion: control.kubestellar.io/v1alpha1
@@ -560,7 +560,7 @@ spec:
         (e.len() == 3 && e[2].contains("summarizer")).then_some(e)
     });
     assert_eq!(errors[0], "spec.plugins[0]: WasmPlugin missing not found");
-    assert!(errors[1].starts_with("spec.plugins[1]: WasmPlugin remote is not ready: https:// sources are not supported yet"), "{errors:?}");
+    assert!(errors[1].starts_with("spec.plugins[1]: WasmPlugin remote is not ready: cannot fetch https://plugins.example.com/p.wasm"), "{errors:?}");
     assert_eq!(
         errors[2],
         "spec.plugins[2]: WasmPlugin summarize-default is a summarizer, not a transformer"

@@ -3,9 +3,13 @@
 use clap::{Parser, Subcommand};
 
 mod agent;
+mod bench;
 mod controller;
 mod plugin;
 mod plugin_install;
+mod plugin_build;
+mod plugin_new;
+mod plugin_push;
 pub(crate) mod register;
 mod space;
 mod up;
@@ -46,6 +50,9 @@ pub enum Command {
     /// Inspect, run, summarize with and benchmark a customization plugin (WASM component).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Scale and latency benchmarks of the whole system (docs/performance.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 impl Cli {
@@ -61,6 +68,7 @@ impl Cli {
             Command::Down(c) => c.run(),
             Command::Status(c) => c.run(),
             Command::Plugin(c) => c.run(),
+            Command::Bench(c) => c.run(),
         }
     }
 }
@@ -74,7 +82,8 @@ impl Cli {
             | Command::Status(_)
             | Command::Down(_)
             | Command::Register(_)
-            | Command::Unregister(_) => "warn",
+            | Command::Unregister(_)
+            | Command::Bench(_) => "warn",
             _ => "info",
         }
     }

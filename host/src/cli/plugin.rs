@@ -1,5 +1,7 @@
-//! `kubestellar plugin ...`: inspect, run, summarize with and benchmark a plugin locally, the
-//! plugin author's loop. FILE is a path to a component or `builtin:<name>`.
+//! `kubestellar plugin ...`: the plugin author's loop. Scaffold (`new`) and build (`build`) a
+//! project, inspect, run, summarize with and benchmark a plugin locally, then publish it
+//! (`install` into a WDS, `push` to an OCI registry). FILE is a path to a component or
+//! `builtin:<name>`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +29,12 @@ pub enum PluginCommand {
     Bench(Box<BenchArgs>),
     /// Store a plugin in a WDS (ConfigMap + WasmPlugin pinned to its sha256).
     Install(Box<super::plugin_install::InstallArgs>),
+    /// Publish a plugin to an OCI registry; prints a WasmPlugin pinned to its sha256.
+    Push(Box<super::plugin_push::PushArgs>),
+    /// Create a plugin project (Rust, Python or JavaScript) with a passing test.
+    New(Box<super::plugin_new::NewArgs>),
+    /// Build the plugin project in a directory with its language's toolchain.
+    Build(Box<super::plugin_build::BuildArgs>),
 }
 
 /// How to load the plugin (shared by all subcommands).
@@ -156,6 +164,9 @@ impl PluginCommand {
             PluginCommand::Summarize(a) => summarize(*a),
             PluginCommand::Bench(a) => bench(*a),
             PluginCommand::Install(a) => a.run(),
+            PluginCommand::Push(a) => a.run(),
+            PluginCommand::New(a) => a.run(),
+            PluginCommand::Build(a) => a.run(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! object status, CombinedStatus and BindingPolicy conditions. So each is testable alone and
 //! any of them can restart at any time.
 
+pub mod fetch;
 pub mod wasm_plugins;
 
 use std::path::PathBuf;

@@ -1,15 +1,16 @@
 //! WasmPlugin objects of the WDS, resolved, verified and loaded.
 //!
-//! For each WasmPlugin the registry fetches the module named by `spec.source` (`builtin:<name>`
-//! or `file:///path`) or `spec.configMapRef` (a ConfigMap or Secret of the WDS, as written by
-//! `kubestellar plugin install`); `https://` and `oci://` are refused with a clear condition for
-//! now. It checks `spec.sha256` when given, loads the module with `spec.limits`, and writes the
-//! outcome to the WasmPlugin's status (`Ready`, digest, size, kind, scope, version). A module is
-//! loaded again only when the WasmPlugin's spec changes (so a module updated in place needs a
-//! new `spec.sha256`, which `plugin install` writes); one that could not be fetched is fetched
-//! again every few seconds. Dependents (the transport and status
-//! controllers) [`get`](WasmPluginRegistry::get) plugins by name and
-//! [`subscribe`](WasmPluginRegistry::subscribe) to hear which ones changed.
+//! For each WasmPlugin the registry fetches the module named by `spec.source` (`builtin:<name>`,
+//! `file:///path`, `https://...` or `oci://host[:port]/repository:tag|@sha256:...`, the remote
+//! ones through [`super::fetch`] and pinned by a required `spec.sha256`) or `spec.configMapRef`
+//! (a ConfigMap or Secret of the WDS, as written by `kubestellar plugin install`). It checks
+//! `spec.sha256` when given, loads the module with `spec.limits`, and writes the outcome to the
+//! WasmPlugin's status (`Ready`, digest, size, kind, scope, version). A module is loaded again
+//! only when the WasmPlugin's spec changes (so a module updated in place needs a new
+//! `spec.sha256`, which `plugin install` writes); one that could not be fetched is fetched again
+//! with a backoff (5 s, doubling up to 5 min). A failure concerns only its own WasmPlugin.
+//! Dependents (the transport and status controllers) [`get`](WasmPluginRegistry::get) plugins
+//! by name and [`subscribe`](WasmPluginRegistry::subscribe) to hear which ones changed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -25,6 +26,7 @@ use crate::api::wasm_plugin::PluginLimits;
 use crate::api::{WasmPlugin, WasmPluginSpec, WasmPluginStatus};
 use crate::binding::mirror::Mirror;
 use crate::binding::queue::{Next, Queue};
+use crate::controller::fetch::{FetchConfig, FetchError, Fetcher};
 use crate::plugins::{Limits, LoadedPlugin, PluginError, PluginRuntime, builtin};
 
 /// Field manager of WasmPlugin status writes.
@@ -36,8 +38,8 @@ pub const READY: &str = "Ready";
 /// Why a WasmPlugin is not loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadFailure {
-    /// Condition reason (`InvalidSpec`, `SourceNotSupported`, `FetchFailed`, `DigestMismatch`,
-    /// `LoadFailed`).
+    /// Condition reason (`InvalidSpec`, `FetchFailed`, `DigestMismatch`, `ModuleTooLarge`,
+    /// `NotAWasmArtifact`, `LoadFailed`).
     pub reason: &'static str,
     /// One line for the user.
     pub message: String,
@@ -56,11 +58,14 @@ struct Entry {
     /// The spec it was loaded from.
     spec: WasmPluginSpec,
     result: Result<Arc<LoadedPlugin>, LoadFailure>,
+    /// Failed fetches in a row for this spec (for the retry backoff).
+    failures: u32,
 }
 
 struct Inner {
     wds: kube::Client,
     runtime: Arc<PluginRuntime>,
+    fetcher: Result<Fetcher, FetchError>,
     loaded: RwLock<HashMap<String, Entry>>,
     changes: broadcast::Sender<String>,
     synced: watch::Sender<bool>,
@@ -73,14 +78,29 @@ pub struct WasmPluginRegistry {
 }
 
 impl WasmPluginRegistry {
-    /// A registry for the WasmPlugins of a WDS.
+    /// A registry for the WasmPlugins of a WDS; remote modules are cached next to the runtime's
+    /// precompiled components (`<cache>/modules`).
     pub fn new(wds: kube::Client, runtime: Arc<PluginRuntime>) -> WasmPluginRegistry {
+        let cfg = FetchConfig {
+            cache_dir: runtime.cache().map(|c| c.dir().join("modules")),
+            ..FetchConfig::default()
+        };
+        WasmPluginRegistry::with_fetcher(wds, runtime, Fetcher::new(cfg))
+    }
+
+    /// A registry fetching remote modules with `fetcher` (or reporting why it cannot).
+    pub fn with_fetcher(
+        wds: kube::Client,
+        runtime: Arc<PluginRuntime>,
+        fetcher: Result<Fetcher, FetchError>,
+    ) -> WasmPluginRegistry {
         let (changes, _) = broadcast::channel(1024);
         let (synced, _) = watch::channel(false);
         WasmPluginRegistry {
             inner: Arc::new(Inner {
                 wds,
                 runtime,
+                fetcher,
                 loaded: RwLock::default(),
                 changes,
                 synced,
@@ -170,20 +190,33 @@ impl WasmPluginRegistry {
             }
             return Ok(Next::Done);
         };
-        let current = {
+        let (current, failures) = {
             let loaded = self.inner.loaded.read().unwrap_or_else(|e| e.into_inner());
-            loaded
-                .get(name)
-                .filter(|e| e.spec == wp.spec)
-                // A module that could not be fetched may appear later (a ConfigMap created
-                // after its WasmPlugin): fetch again rather than keep the failure.
-                .filter(|e| !matches!(&e.result, Err(f) if f.reason == "FetchFailed"))
-                .map(|e| e.result.clone())
+            let same = loaded.get(name).filter(|e| e.spec == wp.spec);
+            (
+                same
+                    // A module that could not be fetched may appear later (a ConfigMap created
+                    // after its WasmPlugin, a registry coming up): fetch again rather than keep
+                    // the failure.
+                    .filter(|e| !matches!(&e.result, Err(f) if retried(f)))
+                    .map(|e| e.result.clone()),
+                same.map_or(0, |e| e.failures),
+            )
         };
+        let mut failures_now = 0;
         let result = match current {
             Some(r) => r,
             None => {
-                let result = load(&self.inner.runtime, &self.inner.wds, &wp.spec).await;
+                let result = load(
+                    &self.inner.runtime,
+                    &self.inner.fetcher,
+                    &self.inner.wds,
+                    &wp.spec,
+                )
+                .await;
+                if matches!(&result, Err(f) if retried(f)) {
+                    failures_now = failures.saturating_add(1);
+                }
                 match &result {
                     Ok(p) => {
                         tracing::info!(plugin = name, digest = p.digest(), "loaded WasmPlugin")
@@ -201,6 +234,7 @@ impl WasmPluginRegistry {
                         Entry {
                             spec: wp.spec.clone(),
                             result: result.clone(),
+                            failures: failures_now,
                         },
                     );
                 let _ = self.inner.changes.send(name.to_string());
@@ -230,14 +264,28 @@ impl WasmPluginRegistry {
             }
         }
         Ok(match &result {
-            Err(f) if f.reason == "FetchFailed" => Next::After(FETCH_RETRY),
+            Err(f) if retried(f) => Next::After(retry_after(failures_now.max(1))),
             _ => Next::Done,
         })
     }
 }
 
-/// How long before fetching a module again after it could not be fetched.
+/// How long before fetching a module again after it could not be fetched (the first time).
 const FETCH_RETRY: Duration = Duration::from_secs(5);
+/// The longest wait between two fetches of a module that keeps failing.
+const FETCH_RETRY_MAX: Duration = Duration::from_secs(300);
+
+/// Failures that may go away without a spec change: the module may appear or be re-published.
+fn retried(f: &LoadFailure) -> bool {
+    matches!(f.reason, "FetchFailed" | "NotAWasmArtifact")
+}
+
+/// Backoff after `failures` failed fetches in a row: 5 s, 10 s, 20 s, ... up to 5 min.
+fn retry_after(failures: u32) -> Duration {
+    FETCH_RETRY
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(FETCH_RETRY_MAX)
+}
 
 /// The status a WasmPlugin should have after a load attempt.
 fn desired_status(
@@ -304,6 +352,7 @@ pub fn limits(l: &PluginLimits) -> Limits {
 /// Fetches and loads the module a WasmPlugin names.
 pub async fn load(
     runtime: &Arc<PluginRuntime>,
+    fetcher: &Result<Fetcher, FetchError>,
     wds: &kube::Client,
     spec: &WasmPluginSpec,
 ) -> Result<Arc<LoadedPlugin>, LoadFailure> {
@@ -339,17 +388,19 @@ pub async fn load(
         || source.starts_with("http://")
         || source.starts_with("oci://")
     {
-        if spec.sha256.is_none() {
+        let Some(sha256) = spec.sha256.as_deref() else {
             return Err(LoadFailure::new(
                 "InvalidSpec",
                 format!("spec.sha256 is required for the remote source {source}"),
             ));
-        }
-        let scheme = source.split("://").next().unwrap_or_default();
-        return Err(LoadFailure::new(
-            "SourceNotSupported",
-            format!("{scheme}:// sources are not supported yet; use a builtin: or file:// source"),
-        ));
+        };
+        let fetcher = fetcher
+            .as_ref()
+            .map_err(|e| LoadFailure::new("FetchFailed", e.to_string()))?;
+        fetcher
+            .fetch(&source, sha256)
+            .await
+            .map_err(|e| LoadFailure::new(e.reason(), e.to_string()))?
     } else {
         return Err(LoadFailure::new(
             "InvalidSpec",
