@@ -129,7 +129,9 @@ impl BuildArgs {
                 None,
                 Limits::default(),
             )
-            .with_context(|| format!("{} was built but is not a usable plugin", output.display()))?;
+            .with_context(|| {
+                format!("{} was built but is not a usable plugin", output.display())
+            })?;
         if p.world().world() != m.world {
             bail!(
                 "{} implements the {} world, but {MANIFEST} declares {}",
@@ -215,9 +217,8 @@ fn build_rust(dir: &Path, output: &Path) -> anyhow::Result<()> {
         let is_cdylib = msg["target"]["kind"]
             .as_array()
             .is_some_and(|k| k.iter().any(|k| k == "cdylib"));
-        let ours = manifest_dir.is_some_and(|d| {
-            std::fs::canonicalize(d).ok() == std::fs::canonicalize(dir).ok()
-        });
+        let ours = manifest_dir
+            .is_some_and(|d| std::fs::canonicalize(d).ok() == std::fs::canonicalize(dir).ok());
         if msg["reason"] == "compiler-artifact" && is_cdylib && ours {
             wasm = msg["filenames"].as_array().and_then(|f| {
                 f.iter()
@@ -241,7 +242,8 @@ fn build_rust(dir: &Path, output: &Path) -> anyhow::Result<()> {
 fn build_python(dir: &Path, m: &Manifest, wit: &Path, output: &Path) -> anyhow::Result<()> {
     let source = m.source.as_deref().unwrap_or("app.py");
     let module = source.strip_suffix(".py").unwrap_or(source);
-    let exe = std::env::var_os("KUBESTELLAR_COMPONENTIZE_PY").unwrap_or_else(|| "componentize-py".into());
+    let exe =
+        std::env::var_os("KUBESTELLAR_COMPONENTIZE_PY").unwrap_or_else(|| "componentize-py".into());
     let mut cmd = Command::new(exe);
     cmd.current_dir(dir)
         .arg("-d")
@@ -299,7 +301,14 @@ fn build_js(dir: &Path, m: &Manifest, wit: &Path, output: &Path) -> anyhow::Resu
     bundle
         .current_dir(dir)
         .arg(source)
-        .args(["--file", "build/bundle.js", "--format", "esm", "--platform", "neutral"])
+        .args([
+            "--file",
+            "build/bundle.js",
+            "--format",
+            "esm",
+            "--platform",
+            "neutral",
+        ])
         .args(["--external", "kubestellar:plugin/host@0.1.0"]);
     run(bundle, "rolldown (bundling)", "run `npm install`")?;
     match m.engine.as_deref().unwrap_or("quickjs") {
@@ -307,7 +316,12 @@ fn build_js(dir: &Path, m: &Manifest, wit: &Path, output: &Path) -> anyhow::Resu
             let mut cmd = Command::new(modules.join(".bin/jco"));
             cmd.current_dir(&build)
                 .args(["componentize", "bundle.js", "-w", "wit", "-n", &m.world])
-                .args(["--backend", "qjs", "--backend-qjs-stub-wasi", "--backend-qjs-disable-async"])
+                .args([
+                    "--backend",
+                    "qjs",
+                    "--backend-qjs-stub-wasi",
+                    "--backend-qjs-disable-async",
+                ])
                 .arg("-o")
                 .arg(output);
             run(cmd, "jco componentize", "run `npm install`")?;

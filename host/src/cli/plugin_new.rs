@@ -206,10 +206,11 @@ impl NewArgs {
                 self.name
             )
         })?;
-        let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from(&self.name));
-        if dir.exists()
-            && std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_some())
-        {
+        let dir = self
+            .dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&self.name));
+        if dir.exists() && std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_some()) {
             bail!("{} exists and is not empty", dir.display());
         }
         let files = self.files()?;
@@ -224,7 +225,10 @@ impl NewArgs {
         }
         let (test, setup) = match self.lang {
             Language::Rust => ("cargo test", ""),
-            Language::Python => ("python3 -m unittest", "pip install componentize-py==0.25.1\n  "),
+            Language::Python => (
+                "python3 -m unittest",
+                "pip install componentize-py==0.25.1\n  ",
+            ),
             Language::Js => ("npm test", "npm install\n  "),
         };
         println!(
@@ -281,7 +285,11 @@ impl NewArgs {
                 );
                 add(
                     "src/lib.rs",
-                    fill(if transformer { RUST_TRANSFORMER } else { RUST_SUMMARIZER }),
+                    fill(if transformer {
+                        RUST_TRANSFORMER
+                    } else {
+                        RUST_SUMMARIZER
+                    }),
                 );
                 add(".gitignore", "/target\n*.wasm\n".into());
                 manifest(None)

@@ -62,9 +62,8 @@ impl PushArgs {
         })?;
         let auth = match &self.username {
             Some(user) => {
-                let password = std::env::var("KUBESTELLAR_REGISTRY_PASSWORD").context(
-                    "--username needs the password in $KUBESTELLAR_REGISTRY_PASSWORD",
-                )?;
+                let password = std::env::var("KUBESTELLAR_REGISTRY_PASSWORD")
+                    .context("--username needs the password in $KUBESTELLAR_REGISTRY_PASSWORD")?;
                 Some((user.clone(), password))
             }
             None => None,

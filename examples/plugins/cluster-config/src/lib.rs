@@ -12,8 +12,8 @@
 
 use kubestellar_plugin_sdk::serde_json::{Map, Value};
 use kubestellar_plugin_sdk::{
-    ClusterContext, ConfigProblem, Plugin, PluginError, PluginInfo, PluginKind, Scope,
-    Transformed, Transformer, json,
+    ClusterContext, ConfigProblem, Plugin, PluginError, PluginInfo, PluginKind, Scope, Transformed,
+    Transformer, json,
 };
 
 /// The plugin.
@@ -43,7 +43,10 @@ fn parse_config(config: &str) -> Result<Config, ConfigProblem> {
             ("values", Value::Object(m)) => {
                 for (key, source) in m {
                     let Value::String(s) = source else {
-                        return Err(ConfigProblem::new(format!("values.{key}"), "must be a string"));
+                        return Err(ConfigProblem::new(
+                            format!("values.{key}"),
+                            "must be a string",
+                        ));
                     };
                     let from = match s.strip_prefix("label:") {
                         Some(l) => From::Label(l.to_owned()),
@@ -56,7 +59,10 @@ fn parse_config(config: &str) -> Result<Config, ConfigProblem> {
             ("optional", Value::Bool(b)) => out.optional = *b,
             ("optional", _) => return Err(ConfigProblem::new("optional", "must be a boolean")),
             (other, _) => {
-                return Err(ConfigProblem::new(other, "unknown field; expected values or optional"));
+                return Err(ConfigProblem::new(
+                    other,
+                    "unknown field; expected values or optional",
+                ));
             }
         }
     }
@@ -85,12 +91,16 @@ impl Transformer for ClusterConfig {
         cluster: Option<&ClusterContext>,
         config: &str,
     ) -> Result<Transformed, PluginError> {
-        let config = parse_config(config).map_err(|p| PluginError::new(format!("invalid configuration: {p}")))?;
+        let config = parse_config(config)
+            .map_err(|p| PluginError::new(format!("invalid configuration: {p}")))?;
         let mut obj = json::parse_object(object, "object")?;
         let is_configmap = obj.get("kind").and_then(Value::as_str) == Some("ConfigMap")
             && obj.get("apiVersion").and_then(Value::as_str) == Some("v1");
         let Some(cluster) = cluster.filter(|_| is_configmap && !config.values.is_empty()) else {
-            return Ok(Transformed { object: object.to_owned(), used_cluster: false });
+            return Ok(Transformed {
+                object: object.to_owned(),
+                used_cluster: false,
+            });
         };
         let data = obj
             .entry("data")
@@ -119,7 +129,10 @@ impl Transformer for ClusterConfig {
                 }
             }
         }
-        Ok(Transformed { object: json::to_text(&Value::Object(obj))?, used_cluster: true })
+        Ok(Transformed {
+            object: json::to_text(&Value::Object(obj))?,
+            used_cluster: true,
+        })
     }
 }
 
@@ -144,24 +157,36 @@ mod tests {
         let out = ClusterConfig::transform(CM, Some(&east()), config).map_err(|e| e.message);
         let Ok(out) = out else { panic!("{out:?}") };
         assert!(out.used_cluster);
-        let v: Value = kubestellar_plugin_sdk::serde_json::from_str(&out.object).unwrap_or_default();
+        let v: Value =
+            kubestellar_plugin_sdk::serde_json::from_str(&out.object).unwrap_or_default();
         assert_eq!(v["data"]["endpoint"], "https://my.clusters/1001-abcd");
         assert_eq!(v["data"]["zone"], "east");
         assert_eq!(v["data"]["static"], "x");
-        assert_eq!(kubestellar_plugin_sdk::check::transformed_object(CM, &out.object), Ok(()));
+        assert_eq!(
+            kubestellar_plugin_sdk::check::transformed_object(CM, &out.object),
+            Ok(())
+        );
     }
 
     #[test]
     fn missing_values_and_other_kinds() {
         let config = r#"{"values":{"db":"dbHost"}}"#;
-        let err = ClusterConfig::transform(CM, Some(&east()), config).err().map(|e| e.message);
-        assert_eq!(err.as_deref(), Some("WEC cluster1 has no property dbHost (needed for data.db)"));
+        let err = ClusterConfig::transform(CM, Some(&east()), config)
+            .err()
+            .map(|e| e.message);
+        assert_eq!(
+            err.as_deref(),
+            Some("WEC cluster1 has no property dbHost (needed for data.db)")
+        );
         let optional = r#"{"values":{"db":"dbHost"},"optional":true}"#;
         assert!(ClusterConfig::transform(CM, Some(&east()), optional).is_ok());
         let deploy = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"}}"#;
         let out = ClusterConfig::transform(deploy, Some(&east()), config).map(|t| t.used_cluster);
         assert_eq!(out, Ok(false));
-        assert_eq!(ClusterConfig::validate_config(r#"{"values":{"a":1}}"#).len(), 1);
+        assert_eq!(
+            ClusterConfig::validate_config(r#"{"values":{"a":1}}"#).len(),
+            1
+        );
         assert_eq!(ClusterConfig::validate_config(r#"{"other":1}"#).len(), 1);
     }
 }

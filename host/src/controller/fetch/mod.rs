@@ -352,7 +352,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(
         ".tmp-{}-{}",
         std::process::id(),
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("module")
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("module")
     ));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -382,7 +384,11 @@ pub(crate) struct Download {
 
 impl Download {
     /// Starts a download; fails at once when the announced length is over the limit.
-    pub(crate) fn new(url: &str, limit: u64, announced: Option<u64>) -> Result<Download, FetchError> {
+    pub(crate) fn new(
+        url: &str,
+        limit: u64,
+        announced: Option<u64>,
+    ) -> Result<Download, FetchError> {
         if announced.is_some_and(|n| n > limit) {
             return Err(FetchError::TooLarge {
                 url: url.to_owned(),
@@ -510,7 +516,10 @@ mod tests {
 
         let mut d = Download::new("u", 10, None).map_err(|e| e.to_string());
         let over = d.as_mut().map(|d| d.push(b"hello world"));
-        assert!(matches!(over, Ok(Err(FetchError::TooLarge { limit: 10, .. }))));
+        assert!(matches!(
+            over,
+            Ok(Err(FetchError::TooLarge { limit: 10, .. }))
+        ));
         assert!(matches!(
             Download::new("u", 10, Some(11)),
             Err(FetchError::TooLarge { .. })
@@ -536,23 +545,41 @@ mod tests {
         let Ok(f) = f else { panic!("fetcher") };
         let e = f.fetch("https://example.invalid/p.wasm", "abc").await.err();
         assert!(
-            e.as_ref().is_some_and(|e| e.reason() == "InvalidSpec"
-                && e.to_string().contains("not a hex sha256")),
+            e.as_ref().is_some_and(
+                |e| e.reason() == "InvalidSpec" && e.to_string().contains("not a hex sha256")
+            ),
             "{e:?}"
         );
         // A cached module is served without any network access (the host does not exist).
         let digest = hex::encode(Sha256::digest(b"module"));
-        assert!(write_atomically(&dir.path().join(format!("sha256-{digest}.wasm")), b"module").is_ok());
+        assert!(
+            write_atomically(&dir.path().join(format!("sha256-{digest}.wasm")), b"module").is_ok()
+        );
         let got = f
-            .fetch("https://example.invalid/p.wasm", &format!("sha256:{digest}"))
+            .fetch(
+                "https://example.invalid/p.wasm",
+                &format!("sha256:{digest}"),
+            )
             .await;
         assert_eq!(got.as_deref(), Ok(&b"module"[..]));
         // A corrupt entry is not trusted: the fetch goes to the network (and fails here).
         let other = hex::encode(Sha256::digest(b"other"));
-        assert!(write_atomically(&dir.path().join(format!("sha256-{other}.wasm")), b"tampered").is_ok());
+        assert!(
+            write_atomically(
+                &dir.path().join(format!("sha256-{other}.wasm")),
+                b"tampered"
+            )
+            .is_ok()
+        );
         let got = f.fetch("http://127.0.0.1:9/p.wasm", &other).await;
         assert!(
-            matches!(&got, Err(FetchError::Unreachable { transient: true, .. })),
+            matches!(
+                &got,
+                Err(FetchError::Unreachable {
+                    transient: true,
+                    ..
+                })
+            ),
             "{got:?}"
         );
     }

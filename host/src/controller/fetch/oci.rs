@@ -3,7 +3,9 @@
 //! component itself ([`WASM_LAYER_MEDIA_TYPE`]), so the layer digest is the module's sha256.
 
 use futures::StreamExt;
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::client::{
+    Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer,
+};
 use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -84,12 +86,20 @@ pub(super) async fn pull(
     let layer = match wasm.as_slice() {
         [one] => *one,
         [] => {
-            let found: Vec<&str> = manifest.layers.iter().map(|l| l.media_type.as_str()).collect();
+            let found: Vec<&str> = manifest
+                .layers
+                .iter()
+                .map(|l| l.media_type.as_str())
+                .collect();
             return Err(FetchError::NotAWasmArtifact {
                 url: url.to_owned(),
                 problem: format!(
                     "the OCI manifest has no WebAssembly layer ({WASM_LAYER_MEDIA_TYPE}); its layers are: {}",
-                    if found.is_empty() { "none".to_owned() } else { found.join(", ") }
+                    if found.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        found.join(", ")
+                    }
                 ),
             });
         }
@@ -172,7 +182,11 @@ pub async fn push(
         url: url.clone(),
         reason: format!("cannot encode the artifact config: {e}"),
     })?;
-    let layers = vec![ImageLayer::new(module, WASM_LAYER_MEDIA_TYPE.to_owned(), None)];
+    let layers = vec![ImageLayer::new(
+        module,
+        WASM_LAYER_MEDIA_TYPE.to_owned(),
+        None,
+    )];
     let config = Config::new(config_bytes, WASM_CONFIG_MEDIA_TYPE.to_owned(), None);
     // The config's media type identifies the artifact (OCI 1.1: no artifactType needed).
     let manifest = OciImageManifest::build(&layers, &config, None);
