@@ -66,7 +66,9 @@ fn parse(path: &str) -> Option<Vec<Step>> {
                     steps.push(Step::Filter { path, value, equal });
                 } else {
                     // `['status\.kubestellar\.io/api-group']`: escaped dots are literal dots.
-                    let key = inner.trim_matches(|c| c == '"' || c == '\'').replace("\\.", ".");
+                    let key = inner
+                        .trim_matches(|c| c == '"' || c == '\'')
+                        .replace("\\.", ".");
                     steps.push(Step::Field(key));
                 }
                 i = close + 1;
@@ -152,6 +154,9 @@ mod tests {
         );
         assert!(eval(&o, ".nope.x").is_empty());
         let l = json!({"metadata": {"labels": {"status.kubestellar.io/name": "n"}}});
-        assert_eq!(eval(&l, ".metadata.labels['status\\.kubestellar\\.io/name']"), vec![&json!("n")]);
+        assert_eq!(
+            eval(&l, ".metadata.labels['status\\.kubestellar\\.io/name']"),
+            vec![&json!("n")]
+        );
     }
 }

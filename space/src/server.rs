@@ -5,9 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
 use serde_json::json;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::sync::{oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::kubeconfig::{self, KubeconfigEntry};
 use crate::objects::WriteOptions;
@@ -17,25 +21,39 @@ use crate::store::StoreError;
 /// Errors starting a space.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address asked for.
         addr: SocketAddr,
+        /// Why.
         source: std::io::Error,
     },
+    /// The kubeconfig could not be written.
     #[error("cannot write {path}: {source}")]
     Kubeconfig {
+        /// Where.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
+    /// A built-in namespace could not be created.
     #[error("cannot create the built-in namespace {0}: {1}")]
     Bootstrap(String, String),
 }
 
+/// How long requests in flight may take to finish at shutdown before their connections are
+/// cut (watches never finish by themselves).
+const GRACE: Duration = Duration::from_secs(2);
+
 /// A space that is serving.
 pub struct RunningSpace {
+    /// The space.
     pub space: Arc<Space>,
+    /// The address it listens on.
     pub addr: SocketAddr,
     /// `DIR/kubeconfig`
     pub kubeconfig: PathBuf,
@@ -50,26 +68,21 @@ impl RunningSpace {
         format!("http://{}", self.addr)
     }
 
-    /// Stops serving and waits for open connections to finish (watches are cut).
+    /// Stops serving: lets requests in flight finish for a moment, cuts what remains
+    /// (watches), and stops the controllers. When it returns, nothing of the space runs any
+    /// more; dropping the last handle of the space then closes its store.
     pub async fn stop(mut self) {
-        self.stop_inner().await;
-    }
-
-    async fn stop_inner(&mut self) {
-        for c in self.controllers.drain(..) {
+        for c in &self.controllers {
             c.abort();
+        }
+        for c in self.controllers.drain(..) {
+            let _ = c.await;
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(s) = self.server.take() {
-            // Long watches would hold graceful shutdown open: give requests a moment, then cut.
-            if tokio::time::timeout(std::time::Duration::from_secs(2), s)
-                .await
-                .is_err()
-            {
-                tracing::debug!(space = %self.space.config.name, "connections cut at shutdown");
-            }
+            let _ = s.await;
         }
     }
 }
@@ -107,15 +120,7 @@ pub async fn start(config: SpaceConfig, listen: SocketAddr) -> Result<RunningSpa
     bootstrap(&space).await?;
     let (tx, rx) = oneshot::channel::<()>();
     let router = crate::handlers::router(space.clone());
-    let name = space.config.name.clone();
-    let server = tokio::spawn(async move {
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async {
-            let _ = rx.await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(space = %name, error = %e, "server stopped");
-        }
-    });
+    let server = tokio::spawn(serve(listener, router, rx, space.config.name.clone()));
     let mut controllers = vec![tokio::spawn(crate::lifecycle::run(space.clone()))];
     if space.config.simulator {
         controllers.push(tokio::spawn(crate::simulator::run(space.clone())));
@@ -141,6 +146,60 @@ pub async fn start(config: SpaceConfig, listen: SocketAddr) -> Result<RunningSpa
         server: Some(server),
         controllers,
     })
+}
+
+/// Accepts connections (HTTP/1.1 and HTTP/2, by what the client speaks) until `stop`; then
+/// lets each connection finish its requests for [`GRACE`] and cuts the rest.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    mut stop: oneshot::Receiver<()>,
+    name: String,
+) {
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let (stopping_tx, stopping) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(space = %name, error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let (builder, svc, mut stopping) =
+                    (builder.clone(), TowerToHyperService::new(router.clone()), stopping.clone());
+                conns.spawn(async move {
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stopping.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                });
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stopping_tx.send(true);
+    if tokio::time::timeout(GRACE, async { while conns.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
+        tracing::debug!(space = %name, connections = conns.len(), "connections cut at shutdown");
+        conns.abort_all();
+        while conns.join_next().await.is_some() {}
+    }
 }
 
 /// The namespaces every cluster has.

@@ -264,7 +264,10 @@ fn outcome(
             ),
         )
     } else {
-        json_response(code, &out.object)
+        match out.raw {
+            Some(raw) if single_version(space, r) => bytes_response(code, raw, "application/json"),
+            _ => json_response(code, &out.object),
+        }
     };
     for w in out.warnings {
         if let Ok(v) = HeaderValue::from_str(&format!("299 - {}", serde_json::Value::String(w))) {

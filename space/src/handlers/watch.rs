@@ -2,6 +2,7 @@
 //! bookmarks, watch-list (`sendInitialEvents`), Table objects, timeouts, and an in-stream
 //! `ERROR 410 Expired` for versions older than the history (what kube-rs needs to re-list).
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::wants_table;
 use crate::error::{ApiError, ApiResult};
@@ -24,6 +25,7 @@ use crate::table;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
+/// What a watch sends, and what it remembers between chunks.
 struct Watch {
     space: Arc<Space>,
     r: Arc<ResourceInfo>,
@@ -32,8 +34,20 @@ struct Watch {
     table: bool,
     include_object: String,
     bookmarks: bool,
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    /// Until the first chunk: where to start.
+    start: Option<Start>,
+    /// Events that happened before the watch started (from the history).
+    backlog: Vec<Arc<Event>>,
+    rx: Option<broadcast::Receiver<Arc<Event>>>,
+    /// The newest resourceVersion the stream has covered (sent or filtered out).
+    last_rv: u64,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    tick: tokio::time::Interval,
+    done: bool,
 }
+
+/// Most events put into one chunk when several are ready at once.
+const MAX_EVENTS_PER_CHUNK: usize = 256;
 
 /// Starts a watch; the response streams until the timeout or the client leaves.
 pub fn serve(
@@ -71,17 +85,6 @@ pub fn serve(
             }],
         ));
     }
-    let (tx, rx) = mpsc::channel(256);
-    let w = Watch {
-        space,
-        r,
-        namespace,
-        opts,
-        table: wants_table(headers),
-        include_object: q.get("includeObject").unwrap_or("Metadata").to_string(),
-        bookmarks: q.flag("allowWatchBookmarks"),
-        tx,
-    };
     // With no resourceVersion, or with watch-list, the stream starts with the current state.
     let start = if initial_events {
         Start::Initial { end_bookmark: true }
@@ -93,10 +96,34 @@ pub fn serve(
             Start::From,
         )
     };
-    tokio::spawn(async move {
-        let _ = tokio::time::timeout(timeout, w.run(start)).await;
-    });
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let every = space
+        .config
+        .bookmark_interval
+        .max(Duration::from_millis(10));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let w = Watch {
+        space,
+        r,
+        namespace,
+        opts,
+        table: wants_table(headers),
+        include_object: q.get("includeObject").unwrap_or("Metadata").to_string(),
+        bookmarks: q.flag("allowWatchBookmarks"),
+        start: Some(start),
+        backlog: Vec::new(),
+        rx: None,
+        last_rv: 0,
+        deadline: Box::pin(tokio::time::sleep(timeout)),
+        tick,
+        done: false,
+    };
+    // The body polls the watch directly: no task or channel between the store's broadcast and
+    // the connection. It ends at the deadline; a client that leaves drops it.
+    let body = Body::from_stream(futures::stream::unfold(w, |mut w| async move {
+        let chunk = w.next_chunk().await?;
+        Some((Ok::<_, std::io::Error>(chunk), w))
+    }));
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -115,85 +142,112 @@ enum Start {
 }
 
 impl Watch {
-    async fn run(self, start: Start) {
-        let gr = self.r.group_resource();
-        let (mut last_rv, sub) = match start {
-            Start::Initial { end_bookmark } => {
-                let page = match self.space.list_objects(
-                    &self.r,
-                    self.namespace.as_deref(),
-                    &ListOptions {
-                        limit: 0,
-                        continue_token: None,
-                        ..self.opts.clone()
-                    },
-                ) {
-                    Ok(p) => p,
-                    Err(_) => return,
-                };
-                let Ok(sub) = self.space.store.watch(&gr, page.rv) else {
-                    return;
-                };
-                for item in &page.items {
-                    if !self.send(EventType::Added.as_str(), item).await {
-                        return;
-                    }
-                }
-                if end_bookmark && !self.bookmark(page.rv, true).await {
-                    return;
-                }
-                (page.rv, sub)
-            }
-            Start::From(rv) => match self.space.store.watch(&gr, rv) {
-                Ok(sub) => (rv, sub),
-                Err(e) => {
-                    self.expired(&e.to_string()).await;
-                    return;
-                }
-            },
-        };
-        for ev in &sub.backlog {
-            if ev.object.rv > last_rv {
-                if !self.deliver(ev).await {
-                    return;
-                }
-                last_rv = ev.object.rv;
-            }
+    /// The next chunk of lines, or `None` when the stream ends.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
         }
-        let mut rx = sub.rx;
-        let mut tick = tokio::time::interval(
-            self.space
-                .config
-                .bookmark_interval
-                .max(Duration::from_millis(10)),
-        );
-        tick.tick().await;
+        if let Some(start) = self.start.take() {
+            return Some(self.begin(start));
+        }
+        let mut buf = BytesMut::new();
+        for ev in std::mem::take(&mut self.backlog) {
+            self.push_event(&mut buf, &ev);
+        }
+        if !buf.is_empty() {
+            return Some(buf.freeze());
+        }
         loop {
+            let rx = self.rx.as_mut()?;
             tokio::select! {
+                _ = &mut self.deadline => return None,
+                _ = self.tick.tick(), if self.bookmarks => {
+                    let mut buf = BytesMut::new();
+                    self.push_bookmark(&mut buf, self.last_rv, false);
+                    return Some(buf.freeze());
+                }
                 ev = rx.recv() => match ev {
                     Ok(ev) => {
-                        if ev.object.rv <= last_rv {
-                            continue;
+                        self.push_event(&mut buf, &ev);
+                        // Everything else already waiting goes in the same chunk.
+                        for _ in 0..MAX_EVENTS_PER_CHUNK {
+                            match self.rx.as_mut()?.try_recv() {
+                                Ok(ev) => self.push_event(&mut buf, &ev),
+                                Err(TryRecvError::Lagged(_)) => return Some(self.lagged(buf)),
+                                Err(_) => break,
+                            }
                         }
-                        if !self.deliver(&ev).await {
-                            return;
+                        if !buf.is_empty() {
+                            return Some(buf.freeze());
                         }
-                        last_rv = ev.object.rv;
                     }
-                    Err(RecvError::Lagged(_)) => {
-                        self.expired(&format!("too old resource version: {last_rv}: the watcher fell behind")).await;
-                        return;
-                    }
-                    Err(RecvError::Closed) => return,
+                    Err(RecvError::Lagged(_)) => return Some(self.lagged(buf)),
+                    Err(RecvError::Closed) => return None,
                 },
-                _ = tick.tick() => {
-                    if self.bookmarks && !self.bookmark(last_rv, false).await {
-                        return;
-                    }
-                }
-                _ = self.tx.closed() => return,
             }
         }
+    }
+
+    /// The first chunk: the current state (or nothing) and the subscription from there on; or
+    /// the ERROR event of an expired version, which ends the stream.
+    fn begin(&mut self, start: Start) -> Bytes {
+        let gr = self.r.group_resource();
+        let mut buf = BytesMut::new();
+        match start {
+            Start::Initial { end_bookmark } => {
+                let all = ListOptions {
+                    limit: 0,
+                    continue_token: None,
+                    ..self.opts.clone()
+                };
+                let page = match self
+                    .space
+                    .list_objects(&self.r, self.namespace.as_deref(), &all)
+                {
+                    Ok(p) => p,
+                    Err(e) => return self.fail(buf, e),
+                };
+                match self.space.store.watch(&gr, page.rv) {
+                    Ok(sub) => {
+                        self.backlog = sub.backlog;
+                        self.rx = Some(sub.rx);
+                    }
+                    Err(e) => return self.fail(buf, ApiError::expired(e.to_string())),
+                }
+                for item in &page.items {
+                    self.push_object(&mut buf, EventType::Added.as_str(), item);
+                }
+                self.last_rv = page.rv;
+                if end_bookmark {
+                    self.push_bookmark(&mut buf, page.rv, true);
+                }
+            }
+            Start::From(rv) => match self.space.store.watch(&gr, rv) {
+                Ok(sub) => {
+                    self.backlog = sub.backlog;
+                    self.rx = Some(sub.rx);
+                    self.last_rv = rv;
+                }
+                Err(e) => return self.fail(buf, ApiError::expired(e.to_string())),
+            },
+        }
+        buf.freeze()
+    }
+
+    /// Appends an ERROR event and ends the stream.
+    fn fail(&mut self, mut buf: BytesMut, e: ApiError) -> Bytes {
+        push_value(&mut buf, "ERROR", &e.status());
+        self.done = true;
+        buf.freeze()
+    }
+
+    /// The watcher fell too far behind the broadcast: like an expired version.
+    fn lagged(&mut self, buf: BytesMut) -> Bytes {
+        let msg = format!(
+            "too old resource version: {}: the watcher fell behind",
+            self.last_rv
+        );
+        self.fail(buf, ApiError::expired(msg))
     }
 
     fn in_scope(&self, ev: &Event) -> bool {
@@ -202,10 +256,15 @@ impl Watch {
             .is_none_or(|ns| *ns == ev.key.namespace)
     }
 
-    /// Sends an event as this watcher sees it through its selectors.
-    async fn deliver(&self, ev: &Event) -> bool {
+    /// Appends an event as this watcher sees it through its selectors (an object that starts
+    /// or stops matching is ADDED or DELETED for it).
+    fn push_event(&mut self, buf: &mut BytesMut, ev: &Event) {
+        if ev.object.rv <= self.last_rv {
+            return;
+        }
+        self.last_rv = ev.object.rv;
         if !self.in_scope(ev) {
-            return true;
+            return;
         }
         let now = self.opts.matches(&self.r, &ev.object);
         let before = ev
@@ -218,13 +277,12 @@ impl Watch {
             EventType::Modified if now => EventType::Added,
             EventType::Modified if before => EventType::Deleted,
             EventType::Deleted if before => EventType::Deleted,
-            _ => return true,
+            _ => return,
         };
-        self.send(kind.as_str(), &ev.object).await
+        self.push_object(buf, kind.as_str(), &ev.object);
     }
 
-    async fn send(&self, kind: &str, obj: &StoredObject) -> bool {
-        let mut buf = BytesMut::with_capacity(obj.json.len() + 40);
+    fn push_object(&self, buf: &mut BytesMut, kind: &str, obj: &StoredObject) {
         buf.put_slice(b"{\"type\":\"");
         buf.put_slice(kind.as_bytes());
         buf.put_slice(b"\",\"object\":");
@@ -241,33 +299,26 @@ impl Watch {
             let t = table::table(&self.r, &[v], obj.rv, None, &self.include_object);
             buf.put_slice(&serde_json::to_vec(&t).unwrap_or_default());
         } else if multi_version {
-            buf.put_slice(
-                &serde_json::to_vec(&self.space.present(&self.r, obj.value())).unwrap_or_default(),
-            );
+            let v = self.space.present(&self.r, obj.value());
+            buf.put_slice(&serde_json::to_vec(&v).unwrap_or_default());
         } else {
             buf.put_slice(&obj.json);
         }
         buf.put_slice(b"}\n");
-        self.tx.send(Ok(buf.freeze())).await.is_ok()
     }
 
-    async fn bookmark(&self, rv: u64, initial_end: bool) -> bool {
+    fn push_bookmark(&self, buf: &mut BytesMut, rv: u64, initial_end: bool) {
         let mut meta = json!({"resourceVersion": rv.to_string()});
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let obj =
             json!({"kind": self.r.kind, "apiVersion": self.r.api_version(), "metadata": meta});
-        self.send_value("BOOKMARK", &obj).await
+        push_value(buf, "BOOKMARK", &obj);
     }
+}
 
-    async fn expired(&self, message: &str) {
-        let status = ApiError::expired(message).status();
-        self.send_value("ERROR", &status).await;
-    }
-
-    async fn send_value(&self, kind: &str, obj: &Value) -> bool {
-        let line = format!("{}\n", json!({"type": kind, "object": obj}));
-        self.tx.send(Ok(Bytes::from(line))).await.is_ok()
-    }
+fn push_value(buf: &mut BytesMut, kind: &str, obj: &Value) {
+    buf.put_slice(json!({"type": kind, "object": obj}).to_string().as_bytes());
+    buf.put_u8(b'\n');
 }

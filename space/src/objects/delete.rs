@@ -115,6 +115,7 @@ impl Space {
                         object: self.present(r, old),
                         code: 200,
                         warnings: Vec::new(),
+                        raw: None,
                     });
                 }
                 return match self
@@ -131,6 +132,7 @@ impl Space {
                             object: self.present(r, gone),
                             code: 200,
                             warnings: Vec::new(),
+                            raw: None,
                         })
                     }
                     Err(CommitError::Conflict) => continue,
@@ -143,6 +145,7 @@ impl Space {
                     object: self.present(r, old),
                     code: 200,
                     warnings: Vec::new(),
+                    raw: None,
                 });
             }
             let m = meta_mut(&mut new);
@@ -161,6 +164,7 @@ impl Space {
                     object: self.present(r, new),
                     code: 200,
                     warnings: Vec::new(),
+                    raw: None,
                 });
             }
             return match self
@@ -175,6 +179,7 @@ impl Space {
                         object: self.present(r, obj),
                         code: 200,
                         warnings: Vec::new(),
+                        raw: None,
                     })
                 }
                 Err(CommitError::Conflict) => continue,

@@ -87,6 +87,8 @@ pub struct WriteOutcome {
     pub code: u16,
     /// Texts for `Warning:` response headers.
     pub warnings: Vec<String>,
+    /// The stored JSON of `object`, when the answer can be sent as is (saves serializing).
+    pub raw: Option<bytes::Bytes>,
 }
 
 /// Current time as kube prints it (RFC 3339, seconds, `Z`).

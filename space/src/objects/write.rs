@@ -63,7 +63,7 @@ impl Space {
         let mut obj = body;
         let mut warnings = Vec::new();
         self.check_identity(r, namespace, None, &mut obj)?;
-        self.check_unknown_fields(r, &obj, opts.field_validation, &mut warnings)?;
+        let clean = self.check_unknown_fields(r, &obj, opts.field_validation, &mut warnings)?;
         self.assign_name(r, &mut obj)?;
         let name = obj["metadata"]["name"]
             .as_str()
@@ -74,7 +74,7 @@ impl Space {
             self.check_namespace_accepts(r, namespace, &name)?;
         }
         self.prepare_create(r, &mut obj)?;
-        self.finish(r, None, &mut obj, Subresource::Main)?;
+        self.finish(r, None, &mut obj, Subresource::Main, !clean)?;
         apply::record_update(
             None,
             &mut obj,
@@ -89,6 +89,7 @@ impl Space {
                 object: self.present(r, obj),
                 code: 201,
                 warnings,
+                raw: None,
             });
         }
         let c = self
@@ -97,11 +98,11 @@ impl Space {
             .await
             .map_err(|e| commit_error(e, r, &key))?;
         self.after_commit(r);
-        let stored = c.new.map(|n| n.value()).unwrap_or(Value::Null);
         Ok(WriteOutcome {
-            object: self.present(r, stored),
+            object: self.present(r, c.value.unwrap_or(Value::Null)),
             code: 201,
             warnings,
+            raw: c.new.map(|n| n.json),
         })
     }
 
@@ -123,10 +124,10 @@ impl Space {
         let mut body = body;
         let mut warnings = Vec::new();
         self.check_identity(r, namespace, Some(name), &mut body)?;
-        self.check_unknown_fields(r, &body, opts.field_validation, &mut warnings)?;
+        let clean = self.check_unknown_fields(r, &body, opts.field_validation, &mut warnings)?;
         let wanted_rv = requested_rv(&body)?;
         let mut out = self
-            .guaranteed_update(r, namespace, name, wanted_rv, opts, sub, |_old| {
+            .guaranteed_update(r, namespace, name, wanted_rv, opts, sub, !clean, |_old| {
                 Ok(body.clone())
             })
             .await?;
@@ -164,12 +165,11 @@ impl Space {
                 .await;
         }
         let mut warnings = Vec::new();
-        if kind != PatchType::Json {
-            self.check_unknown_fields_patch(r, &patch, opts.field_validation, &mut warnings)?;
-        }
+        let clean = kind != PatchType::Json
+            && self.check_unknown_fields_patch(r, &patch, opts.field_validation, &mut warnings)?;
         let schema = schema_of(r);
         let mut out = self
-            .guaranteed_update(r, namespace, name, None, opts, sub, |old| {
+            .guaranteed_update(r, namespace, name, None, opts, sub, !clean, |old| {
                 let patched = apply_patch(kind, old, &patch, &schema)?;
                 // A resourceVersion in the patch is a precondition.
                 if let Some(rv) = patched["metadata"]["resourceVersion"].as_str()
@@ -195,6 +195,7 @@ impl Space {
         wanted_rv: Option<u64>,
         opts: &WriteOptions,
         sub: Subresource,
+        prune: bool,
         f: impl Fn(&Value) -> ApiResult<Value>,
     ) -> ApiResult<WriteOutcome> {
         let key = ObjectKey::new(&r.group_resource(), namespace, name);
@@ -210,7 +211,7 @@ impl Space {
             let old = cur.value();
             let requested = f(&old)?;
             let mut new = self.merge_update(r, &old, requested, sub, None)?;
-            self.finish(r, Some(&old), &mut new, sub)?;
+            self.finish(r, Some(&old), &mut new, sub, prune)?;
             self.bump_generation(r, &old, &mut new);
             apply::record_update(
                 Some(&old),
@@ -246,6 +247,7 @@ impl Space {
                 object: self.present(r, old.clone()),
                 code: 200,
                 warnings: Vec::new(),
+                raw: None,
             });
         }
         let finalized = new["metadata"]["deletionTimestamp"].is_string()
@@ -258,9 +260,14 @@ impl Space {
                 object: self.present(r, new),
                 code: 200,
                 warnings: Vec::new(),
+                raw: None,
             });
         }
-        let value = if finalized { None } else { Some(new.clone()) };
+        let (value, gone) = if finalized {
+            (None, Some(new))
+        } else {
+            (Some(new), None)
+        };
         match self
             .store
             .commit(key, Precondition::ResourceVersion(rv), value)
@@ -268,19 +275,20 @@ impl Space {
         {
             Ok(c) => {
                 self.after_commit(r);
-                let obj = match c.new {
-                    Some(n) => n.value(),
-                    None => {
-                        let mut gone = new;
+                let (obj, raw) = match (c.value, gone) {
+                    (Some(v), _) => (v, c.new.map(|n| n.json)),
+                    (None, gone) => {
+                        let mut gone = gone.unwrap_or(Value::Null);
                         meta_mut(&mut gone)
                             .insert("resourceVersion".into(), json!(c.rv.to_string()));
-                        gone
+                        (gone, None)
                     }
                 };
                 Ok(WriteOutcome {
                     object: self.present(r, obj),
                     code: 200,
                     warnings: Vec::new(),
+                    raw,
                 })
             }
             Err(CommitError::NotFound) => {
@@ -316,7 +324,7 @@ impl Space {
         let mut config = config;
         let mut warnings = Vec::new();
         self.check_identity(r, namespace, Some(name), &mut config)?;
-        self.check_unknown_fields(r, &config, opts.field_validation, &mut warnings)?;
+        let clean = self.check_unknown_fields(r, &config, opts.field_validation, &mut warnings)?;
         let schema = schema_of(r);
         let key = ObjectKey::new(&r.group_resource(), namespace, name);
         let aopts = |now: String| apply::ApplyOptions {
@@ -344,12 +352,13 @@ impl Space {
                     self.check_namespace_accepts(r, namespace, name)?;
                 }
                 self.prepare_create(r, &mut obj)?;
-                self.finish(r, None, &mut obj, Subresource::Main)?;
+                self.finish(r, None, &mut obj, Subresource::Main, !clean)?;
                 if opts.dry_run {
                     return Ok(WriteOutcome {
                         object: self.present(r, obj),
                         code: 201,
                         warnings,
+                        raw: None,
                     });
                 }
                 match self
@@ -359,11 +368,11 @@ impl Space {
                 {
                     Ok(c) => {
                         self.after_commit(r);
-                        let stored = c.new.map(|n| n.value()).unwrap_or(Value::Null);
                         return Ok(WriteOutcome {
-                            object: self.present(r, stored),
+                            object: self.present(r, c.value.unwrap_or(Value::Null)),
                             code: 201,
                             warnings,
+                            raw: c.new.map(|n| n.json),
                         });
                     }
                     Err(CommitError::AlreadyExists) => continue,
@@ -401,7 +410,7 @@ impl Space {
                 .map_err(|e| apply_error(e, r, name))?;
             let mf = applied["metadata"].get("managedFields").cloned();
             let mut new = self.merge_update(r, &old, applied, sub, mf)?;
-            self.finish(r, Some(&old), &mut new, sub)?;
+            self.finish(r, Some(&old), &mut new, sub, !clean)?;
             self.bump_generation(r, &old, &mut new);
             match self.commit_update(r, &key, &old, new, cur.rv, opts).await {
                 Err(ApiError {
@@ -538,6 +547,7 @@ impl Space {
         old: Option<&Value>,
         obj: &mut Value,
         sub: Subresource,
+        prune: bool,
     ) -> ApiResult<()> {
         let o = obj
             .as_object_mut()
@@ -553,7 +563,10 @@ impl Space {
                 structural::apply_defaults(obj, schema);
             }
             // Built-ins: what kube's typed decoder drops; custom resources: structural pruning.
-            structural::prune(obj, schema);
+            // Skipped when the request was checked and found clean.
+            if prune {
+                structural::prune(obj, schema);
+            }
         }
         admission::validate(self, r, old, obj)
     }
@@ -647,40 +660,47 @@ impl Space {
         Ok(())
     }
 
+    /// Reports unknown fields as `mode` says; true when the body is known to have none (so
+    /// that pruning can be skipped).
     fn check_unknown_fields(
         &self,
         r: &ResourceInfo,
         obj: &Value,
         mode: FieldValidation,
         warnings: &mut Vec<String>,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<bool> {
         if mode == FieldValidation::Ignore {
-            return Ok(());
+            return Ok(false);
         }
         let Some(schema) = &r.schema else {
-            return Ok(());
+            return Ok(true);
         };
         let unknown = structural::unknown_fields(obj, schema);
-        report_unknown(unknown, mode, warnings)
+        let clean = unknown.is_empty();
+        report_unknown(unknown, mode, warnings)?;
+        Ok(clean)
     }
 
-    /// Unknown fields in a merge or strategic patch (directives are not fields).
+    /// Unknown fields in a merge or strategic patch (directives are not fields); true when
+    /// there are none.
     fn check_unknown_fields_patch(
         &self,
         r: &ResourceInfo,
         patch: &Value,
         mode: FieldValidation,
         warnings: &mut Vec<String>,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<bool> {
         if mode == FieldValidation::Ignore {
-            return Ok(());
+            return Ok(false);
         }
         let Some(schema) = &r.schema else {
-            return Ok(());
+            return Ok(true);
         };
         let cleaned = strip_directives(patch);
         let unknown = structural::unknown_fields(&cleaned, schema);
-        report_unknown(unknown, mode, warnings)
+        let clean = unknown.is_empty();
+        report_unknown(unknown, mode, warnings)?;
+        Ok(clean)
     }
 
     fn assign_name(&self, r: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
@@ -773,44 +793,54 @@ impl Space {
         };
         let schema = Schema::any();
         let out = self
-            .guaranteed_update(r, namespace, name, None, opts, Subresource::Main, |old| {
-                let current = scale_of(r, old);
-                let wanted = match &w {
-                    ScaleWrite::Replace(s) => {
-                        if let Some(rv) = s["metadata"]["resourceVersion"].as_str()
-                            && Some(rv) != old["metadata"]["resourceVersion"].as_str()
-                        {
-                            return Err(ApiError::conflict(&r.group, &r.resource, name));
+            .guaranteed_update(
+                r,
+                namespace,
+                name,
+                None,
+                opts,
+                Subresource::Main,
+                false,
+                |old| {
+                    let current = scale_of(r, old);
+                    let wanted = match &w {
+                        ScaleWrite::Replace(s) => {
+                            if let Some(rv) = s["metadata"]["resourceVersion"].as_str()
+                                && Some(rv) != old["metadata"]["resourceVersion"].as_str()
+                            {
+                                return Err(ApiError::conflict(&r.group, &r.resource, name));
+                            }
+                            s.clone()
                         }
-                        s.clone()
+                        ScaleWrite::Patch(kind, p) => apply_patch(*kind, &current, p, &schema)?,
+                    };
+                    let replicas = wanted["spec"]["replicas"].as_i64().unwrap_or(0);
+                    if replicas < 0 {
+                        return Err(ApiError::invalid(
+                            "autoscaling",
+                            "scale",
+                            "Scale",
+                            name,
+                            vec![Cause {
+                                reason: "FieldValueInvalid".into(),
+                                message: format!(
+                                    "Invalid value: {replicas}: must be greater than or equal to 0"
+                                ),
+                                field: "spec.replicas".into(),
+                            }],
+                        ));
                     }
-                    ScaleWrite::Patch(kind, p) => apply_patch(*kind, &current, p, &schema)?,
-                };
-                let replicas = wanted["spec"]["replicas"].as_i64().unwrap_or(0);
-                if replicas < 0 {
-                    return Err(ApiError::invalid(
-                        "autoscaling",
-                        "scale",
-                        "Scale",
-                        name,
-                        vec![Cause {
-                            reason: "FieldValueInvalid".into(),
-                            message: format!(
-                                "Invalid value: {replicas}: must be greater than or equal to 0"
-                            ),
-                            field: "spec.replicas".into(),
-                        }],
-                    ));
-                }
-                let mut new = old.clone();
-                set_path(&mut new, &si.spec_replicas_path, json!(replicas));
-                Ok(new)
-            })
+                    let mut new = old.clone();
+                    set_path(&mut new, &si.spec_replicas_path, json!(replicas));
+                    Ok(new)
+                },
+            )
             .await?;
         Ok(WriteOutcome {
             object: scale_of(r, &out.object),
             code: 200,
             warnings: out.warnings,
+            raw: None,
         })
     }
 }

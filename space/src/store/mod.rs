@@ -16,6 +16,7 @@ mod durable;
 mod hub;
 mod redb;
 mod types;
+mod wal;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -362,9 +363,11 @@ impl Store {
             }
             let rv = st.rv + 1;
             st.rv = rv;
-            let (event, new) = match &value {
+            let mut new_value = None;
+            let (event, new) = match value {
                 Some(v) => {
-                    let obj = StoredObject::from_value(v, rv);
+                    let (obj, v) = StoredObject::from_value(v, rv);
+                    new_value = Some(v);
                     st.tables
                         .entry(key.gr.clone())
                         .or_default()
@@ -390,7 +393,7 @@ impl Store {
                     }
                     let last = old
                         .as_ref()
-                        .map(|o| StoredObject::from_value(&o.value(), rv));
+                        .map(|o| StoredObject::from_value(o.value(), rv).0);
                     let object = last.unwrap_or_else(|| StoredObject {
                         rv,
                         json: Bytes::new(),
@@ -423,7 +426,12 @@ impl Store {
                 }),
                 ack: ack_tx,
             })?;
-            Committed { rv, new, old }
+            Committed {
+                rv,
+                new,
+                value: new_value,
+                old,
+            }
         };
         match ack_rx.await {
             Ok(Ok(())) => Ok(committed),

@@ -123,14 +123,15 @@ impl StoredObject {
         serde_json::from_slice(&self.json).unwrap_or(Value::Null)
     }
 
-    pub(super) fn from_value(v: &Value, rv: u64) -> StoredObject {
-        let mut v = v.clone();
+    /// Stores `v` at `rv`; also returns `v` with its new resourceVersion.
+    pub(super) fn from_value(mut v: Value, rv: u64) -> (StoredObject, Value) {
         set_rv(&mut v, rv);
-        StoredObject {
+        let stored = StoredObject {
             rv,
             json: Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
             meta: Arc::new(ObjMeta::of(&v)),
-        }
+        };
+        (stored, v)
     }
 }
 
@@ -186,9 +187,12 @@ pub struct Event {
 /// The result of a successful commit.
 #[derive(Clone, Debug)]
 pub struct Committed {
+    /// The change's resourceVersion.
     pub rv: u64,
     /// The new object (`None` for a deletion).
     pub new: Option<StoredObject>,
+    /// The new object parsed (what `new` holds), saving callers a parse.
+    pub value: Option<Value>,
     /// The object before the change.
     pub old: Option<StoredObject>,
 }
