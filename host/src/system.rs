@@ -78,6 +78,11 @@ pub struct SystemConfig {
     pub wds: Vec<String>,
     /// The WECs.
     pub wecs: Vec<WecSpec>,
+    /// Run one agent per WEC in this process (off: they run elsewhere, e.g. `kubestellar agent`).
+    pub agents: bool,
+    /// Run the controllers of the WDSes in this process (off: the spaces are still prepared
+    /// and the default plugins declared; the controllers run elsewhere).
+    pub controllers: bool,
 }
 
 impl SystemConfig {
@@ -89,6 +94,8 @@ impl SystemConfig {
             its: "its1".into(),
             wds: vec!["wds1".into()],
             wecs: (1..=n).map(WecSpec::numbered).collect(),
+            agents: true,
+            controllers: true,
         }
     }
 }
@@ -317,7 +324,7 @@ impl System {
             progress(Progress::Registered { wec: name });
         }
         // One agent per WEC, as a task of this process (same code as `kubestellar agent`).
-        for w in self.wecs.clone() {
+        for w in self.wecs.clone().into_iter().filter(|_| cfg.agents) {
             let wec = self.client(&w.name).await?;
             let (tx, rx) = oneshot::channel::<()>();
             let agent = Agent::new(AgentConfig::new(&w.name), its.clone(), wec);
@@ -331,6 +338,22 @@ impl System {
             let wds = self.client(&wds_name).await?;
             let mut ccfg = ControllerConfig::new(&wds_name);
             ccfg.plugin_cache_dir = Some(cfg.dir.join("plugin-cache"));
+            if !cfg.controllers {
+                // Someone else runs the controller; the spaces look as they would with it.
+                install_crds(&wds, &its)
+                    .await
+                    .map_err(|source| SystemError::Controller {
+                        wds: wds_name.clone(),
+                        source,
+                    })?;
+                declare_default_plugins(&wds)
+                    .await
+                    .map_err(|source| SystemError::Plugins {
+                        wds: wds_name.clone(),
+                        source,
+                    })?;
+                continue;
+            }
             let ctx = controller::prepare(ccfg, wds.clone(), its.clone())
                 .await
                 .map_err(|source| SystemError::Controller {
@@ -411,6 +434,17 @@ impl System {
             .map(|s| s.stop());
         futures::future::join_all(stops).await;
     }
+}
+
+/// What [`controller::prepare`] writes into the spaces: the CRDs of the WDS and the ITS.
+async fn install_crds(
+    wds: &kube::Client,
+    its: &kube::Client,
+) -> Result<(), controller::ControllerError> {
+    use crate::api::crds::{ITS_CRDS, WDS_CRDS, install};
+    install(wds, WDS_CRDS, "kubestellar-controller").await?;
+    install(its, ITS_CRDS, "kubestellar-controller").await?;
+    Ok(())
 }
 
 /// Declares the built-in plugins as WasmPlugin objects, so that they show in
