@@ -13,3 +13,4 @@ pub mod plugins;
 pub mod status;
 pub mod system;
 pub mod transport;
+pub mod upsync;

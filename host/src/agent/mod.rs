@@ -11,6 +11,7 @@
 pub mod diff;
 pub mod manifests;
 mod report;
+mod upsync;
 mod wec;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -47,6 +48,9 @@ pub struct AgentConfig {
     pub resync: Duration,
     /// ManifestWorks reconciled at once.
     pub concurrency: usize,
+    /// Largest UpsyncedObject (bytes of JSON) written to the ITS; a larger object is reported
+    /// on its BindingPolicy instead of copied.
+    pub upsync_max_bytes: usize,
 }
 
 impl AgentConfig {
@@ -57,6 +61,7 @@ impl AgentConfig {
             field_manager: "kubestellar-agent".into(),
             resync: Duration::from_secs(300),
             concurrency: 8,
+            upsync_max_bytes: 1_000_000,
         }
     }
 }
@@ -150,6 +155,7 @@ impl Agent {
         tasks.spawn(watch_manifestworks(sh.clone()));
         tasks.spawn(watch_workstatuses(sh.clone()));
         tasks.spawn(heartbeat(sh.clone()));
+        tasks.spawn(upsync::run(sh.clone()));
         tokio::pin!(shutdown);
         let mut pending: BTreeSet<Work> = BTreeSet::new();
         let mut retry: BTreeMap<tokio::time::Instant, Vec<Work>> = BTreeMap::new();

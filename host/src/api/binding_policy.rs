@@ -25,6 +25,45 @@ pub struct BindingPolicySpec {
     /// An object is selected iff it matches at least one clause.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub downsync: Vec<DownsyncPolicyClause>,
+    /// Objects in the selected WECs to copy back into the WDS (see [`UpsyncPolicyClause`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upsync: Vec<UpsyncPolicyClause>,
+}
+
+/// One upsync clause: objects of the selected WECs that match it are mirrored into the ITS
+/// (as `UpsyncedObject`s) and from there into the WDS. Every given criterion must hold, with
+/// the rules of [`DownsyncObjectTest`]. Secrets match only when `allowSecrets` is true.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpsyncPolicyClause {
+    /// `None` matches every group; `""` is the core group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub object_selectors: Vec<LabelSelector>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub object_names: Vec<String>,
+    /// Opt-in: without it, core `secrets` never match this clause (even through `"*"`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_secrets: bool,
+}
+
+impl UpsyncPolicyClause {
+    /// The same predicate as a downsync object test (no namespace selectors).
+    pub fn test(&self) -> DownsyncObjectTest {
+        DownsyncObjectTest {
+            api_group: self.api_group.clone(),
+            resources: self.resources.clone(),
+            namespaces: self.namespaces.clone(),
+            namespace_selectors: Vec::new(),
+            object_selectors: self.object_selectors.clone(),
+            object_names: self.object_names.clone(),
+        }
+    }
 }
 
 /// One downsync clause: a predicate on objects and how to downsync what matches.
@@ -99,4 +138,8 @@ pub struct BindingPolicyStatus {
     pub observed_generation: i64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// Upsync problems (written by the upsync controller under its own field manager): bad
+    /// clauses, objects too large for the ITS or refused by the WDS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upsync_errors: Vec<String>,
 }

@@ -29,6 +29,7 @@ pub const ITS_CRDS: &[(&str, &str)] = &[
     ("managedclusters", include_str!("crds/managedclusters.yaml")),
     ("manifestworks", include_str!("crds/manifestworks.yaml")),
     ("workstatuses", include_str!("crds/workstatuses.yaml")),
+    ("upsyncedobjects", include_str!("crds/upsyncedobjects.yaml")),
 ];
 
 /// Errors installing CRDs.
@@ -106,7 +107,7 @@ mod tests {
         let wds = parse(WDS_CRDS).expect("WDS CRDs parse");
         let its = parse(ITS_CRDS).expect("ITS CRDs parse");
         assert_eq!(wds.len(), 6);
-        assert_eq!(its.len(), 3);
+        assert_eq!(its.len(), 4);
         for c in wds.iter().chain(&its) {
             let name = c.metadata.name.clone().unwrap_or_default();
             assert_eq!(name, format!("{}.{}", c.spec.names.plural, c.spec.group));

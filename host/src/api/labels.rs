@@ -43,3 +43,16 @@ pub const CS_BINDING_POLICY: &str = "status.kubestellar.io/binding-policy";
 pub const APPLIED_MANIFEST_HASH: &str = "kubestellar.io/applied-manifest-sha256";
 /// Annotation on a Service: keep node ports.
 pub const PRESERVE: &str = "control.kubestellar.io/preserve";
+/// Label on every upsync mirror in the WDS (value: the WEC it comes from). Objects carrying
+/// it are never downsynced (so a mirror cannot travel back down and loop).
+pub const UPSYNC_MIRROR: &str = "upsync.kubestellar.io/mirror";
+/// Label on an upsync mirror: the first (sorted) BindingPolicy selecting its source.
+pub const UPSYNC_POLICY: &str = "upsync.kubestellar.io/policy";
+/// Annotation on an upsync mirror: every BindingPolicy selecting its source, comma-separated.
+pub const UPSYNC_POLICIES: &str = "upsync.kubestellar.io/policies";
+/// Annotation on an upsync mirror: the WEC its source lives in.
+pub const UPSYNC_ORIGIN_CLUSTER: &str = "upsync.kubestellar.io/origin-cluster";
+/// Annotation on an upsync mirror: its source's name in the WEC.
+pub const UPSYNC_ORIGIN_NAME: &str = "upsync.kubestellar.io/origin-name";
+/// Label on an UpsyncedObject: the WEC its source lives in.
+pub const UPSYNC_CLUSTER: &str = "upsync.kubestellar.io/cluster";

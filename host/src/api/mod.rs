@@ -12,6 +12,8 @@ pub mod labels;
 pub mod managed_cluster;
 pub mod manifest_work;
 pub mod status_collector;
+pub mod upsync_request;
+pub mod upsynced_object;
 pub mod wasm_plugin;
 pub mod work_status;
 
@@ -21,7 +23,7 @@ pub use binding::{
 };
 pub use binding_policy::{
     BindingPolicy, BindingPolicySpec, BindingPolicyStatus, DownsyncModulation, DownsyncObjectTest,
-    DownsyncPolicyClause,
+    DownsyncPolicyClause, UpsyncPolicyClause,
 };
 pub use combined_status::{CombinedStatus, NamedStatusCombination};
 pub use conditions::Condition;
@@ -31,6 +33,7 @@ pub use custom_transform::{
 pub use managed_cluster::{ManagedCluster, ManagedClusterSpec};
 pub use manifest_work::{ManifestWork, ManifestWorkSpec, ManifestWorkStatus};
 pub use status_collector::{StatusCollector, StatusCollectorSpec, StatusCollectorStatus};
+pub use upsynced_object::{UpsyncedObject, UpsyncedObjectSpec, UpsyncedObjectStatus};
 pub use wasm_plugin::{WasmPlugin, WasmPluginSpec, WasmPluginStatus};
 pub use work_status::{SourceRef, WorkStatus, WorkStatusSpec};
 

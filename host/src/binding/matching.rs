@@ -75,12 +75,21 @@ impl CompiledTest {
         index: usize,
         errors: &mut Vec<String>,
     ) -> CompiledTest {
+        Self::compile_at(test, &format!("spec.downsync[{index}]"), errors)
+    }
+
+    /// Compiles a test whose errors are reported under `path` (e.g. `spec.upsync[0]`).
+    pub fn compile_at(
+        test: &DownsyncObjectTest,
+        path: &str,
+        errors: &mut Vec<String>,
+    ) -> CompiledTest {
         let namespace_test = if test.namespace_selectors.is_empty() {
             NamespaceTest::Any
         } else {
             let sels = selectors(
                 &test.namespace_selectors,
-                &format!("spec.downsync[{index}].namespaceSelectors"),
+                &format!("{path}.namespaceSelectors"),
                 errors,
             );
             if test.namespace_selectors.iter().any(is_empty_selector) {
@@ -92,7 +101,7 @@ impl CompiledTest {
         let object_selectors = (!test.object_selectors.is_empty()).then(|| {
             selectors(
                 &test.object_selectors,
-                &format!("spec.downsync[{index}].objectSelectors"),
+                &format!("{path}.objectSelectors"),
                 errors,
             )
         });

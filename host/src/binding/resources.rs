@@ -241,6 +241,14 @@ fn meta_of(o: &DynamicObject) -> ((String, String), ObjMeta) {
     )
 }
 
+/// Whether an object is a mirror written by the upsync controller.
+fn is_upsync_mirror(o: &DynamicObject) -> bool {
+    o.metadata
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.contains_key(crate::api::labels::UPSYNC_MIRROR))
+}
+
 async fn watch_resource(
     client: kube::Client,
     w: Watchable,
@@ -273,6 +281,8 @@ async fn watch_resource(
                 initial.clear();
                 false
             }
+            // Upsync mirrors are never downsynced (they would travel back down and loop).
+            Ok(watcher::Event::InitApply(o)) if is_upsync_mirror(&o) => false,
             Ok(watcher::Event::InitApply(o)) => {
                 let (k, m) = meta_of(&o);
                 initial.insert(k, m);
@@ -288,6 +298,12 @@ async fn watch_resource(
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(gvr.clone());
                 true
+            }
+            Ok(watcher::Event::Apply(o)) if is_upsync_mirror(&o) => {
+                let (k, _) = meta_of(&o);
+                write()
+                    .get_mut(&gvr)
+                    .is_some_and(|r| r.objects.remove(&k).is_some())
             }
             Ok(watcher::Event::Apply(o)) => {
                 let (k, m) = meta_of(&o);

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod agent;
 mod bench;
 mod controller;
+mod get_syncing;
 mod plugin;
 mod plugin_install;
 mod plugin_build;
@@ -47,6 +48,8 @@ pub enum Command {
     Down(up::DownArgs),
     /// Show the spaces, WECs, BindingPolicies and plugins of a `kubestellar up` directory.
     Status(up::StatusArgs),
+    /// List (or watch) every object of one kind in transit through an ITS, downsynced or upsynced.
+    GetSyncing(get_syncing::GetSyncingArgs),
     /// Inspect, run, summarize with and benchmark a customization plugin (WASM component).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -67,6 +70,7 @@ impl Cli {
             Command::Up(c) => c.run(),
             Command::Down(c) => c.run(),
             Command::Status(c) => c.run(),
+            Command::GetSyncing(c) => c.run(),
             Command::Plugin(c) => c.run(),
             Command::Bench(c) => c.run(),
         }

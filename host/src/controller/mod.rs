@@ -117,6 +117,7 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: impl std::future::Future<Output = ()>)
     tasks.spawn(crate::binding::run(ctx.clone()));
     tasks.spawn(crate::transport::run(ctx.clone()));
     tasks.spawn(crate::status::run(ctx.clone()));
+    tasks.spawn(crate::upsync::run(ctx.clone()));
     shutdown.await;
     tasks.abort_all();
 }
