@@ -70,6 +70,8 @@ pub struct Shared {
     stats: Arc<Stats>,
     collectors: Mutex<CollectorCache>,
     summaries: Mutex<SummaryCache>,
+    /// Since when `Synced` / `Ready` of a policy have only reflected work in progress.
+    in_progress: Mutex<HashMap<(String, &'static str), tokio::time::Instant>>,
     /// `builtin:summarize-default`, once loaded.
     builtin: tokio::sync::OnceCell<Result<Arc<crate::plugins::LoadedPlugin>, String>>,
     /// The Bindings changed: the watched resources may have to change.
@@ -108,6 +110,7 @@ impl StatusController {
             collectors: Mutex::default(),
             summaries: Mutex::new(HashMap::new()),
             builtin: tokio::sync::OnceCell::new(),
+            in_progress: Mutex::default(),
             gvrs_changed: Notify::new(),
         });
         StatusController { sh, rx }

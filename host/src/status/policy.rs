@@ -14,8 +14,15 @@
 //!   else `False/Unavailable` naming what is not (yet) applied, with the agent's message.
 //!
 //! `lastTransitionTime` changes only when a condition's status, reason or message changes.
+//! States that only mean "in progress" (the transport controller or an agent not having caught
+//! up with the latest change) leave an existing `Synced` / `Ready` as it is for
+//! [`IN_PROGRESS_GRACE`], so that every change of a bound object does not flip them (and
+//! rewrite the policy's status) twice.
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::collectors::{self, CollectorState};
 use super::index::{Index, ManifestState, MwEntry, destinations, entries};
@@ -31,6 +38,8 @@ pub const STATUS_COLLECTORS_AVAILABLE: &str = "StatusCollectorsAvailable";
 pub const SYNCED: &str = "Synced";
 /// Condition type: everything is applied in every destination.
 pub const READY: &str = "Ready";
+/// How long work in progress may go on before `Synced` or `Ready` says it is not done.
+pub const IN_PROGRESS_GRACE: Duration = Duration::from_secs(5);
 /// At most this many problems are named in the `Ready` message.
 const MAX_NAMED: usize = 5;
 
@@ -58,39 +67,52 @@ pub fn collectors_condition(missing: &[String]) -> Condition {
     }
 }
 
-/// `Synced`, from the Binding.
-pub fn synced_condition(b: Option<&Binding>) -> Condition {
+/// `Synced`, from the Binding, and whether it only reflects work in progress (the transport
+/// controller not having caught up yet).
+pub fn synced_condition(b: Option<&Binding>) -> (Condition, bool) {
     let Some(b) = b else {
-        return Condition::new(
+        let c = Condition::new(
             SYNCED,
             false,
             "ReconcileError",
             "The Binding has not been created yet",
         );
+        return (c, true);
     };
     let status = b.status.clone().unwrap_or_default();
     if !status.errors.is_empty() {
-        return Condition::new(SYNCED, false, "ReconcileError", status.errors.join("; "));
+        return (
+            Condition::new(SYNCED, false, "ReconcileError", status.errors.join("; ")),
+            false,
+        );
     }
     if b.status.is_none() || Some(status.observed_generation) != b.metadata.generation {
-        return Condition::new(
+        let c = Condition::new(
             SYNCED,
             false,
             "ReconcileError",
             "The transport controller has not processed the latest Binding yet",
         );
+        return (c, true);
     }
-    Condition::new(SYNCED, true, "ReconcileSuccess", "The Binding is synced")
+    (
+        Condition::new(SYNCED, true, "ReconcileSuccess", "The Binding is synced"),
+        false,
+    )
 }
 
-/// `Ready`, from the Binding and what the agents reported on its ManifestWorks.
-pub fn ready_condition(ix: &Index, b: Option<&Binding>) -> Condition {
+/// `Ready`, from the Binding and what the agents reported on its ManifestWorks, and whether it
+/// only reflects work in progress (the transport controller or an agent not having caught up).
+pub fn ready_condition(ix: &Index, b: Option<&Binding>) -> (Condition, bool) {
     let Some(b) = b else {
-        return Condition::new(
-            READY,
-            false,
-            "Unavailable",
-            "The Binding has not been created yet",
+        return (
+            Condition::new(
+                READY,
+                false,
+                "Unavailable",
+                "The Binding has not been created yet",
+            ),
+            true,
         );
     };
     let name = b.metadata.name.clone().unwrap_or_default();
@@ -98,12 +120,13 @@ pub fn ready_condition(ix: &Index, b: Option<&Binding>) -> Condition {
         .as_ref()
         .is_none_or(|s| Some(s.observed_generation) != b.metadata.generation)
     {
-        return Condition::new(
+        let c = Condition::new(
             READY,
             false,
             "Unavailable",
             "Waiting for the transport controller to deliver the latest Binding",
         );
+        return (c, true);
     }
     let objects: Vec<ObjKey> = entries(b).into_keys().collect();
     let dests = destinations(b);
@@ -114,9 +137,11 @@ pub fn ready_condition(ix: &Index, b: Option<&Binding>) -> Condition {
         }
     }
     let mut problems: Vec<String> = Vec::new();
+    let mut settled = true;
     for wec in &dests {
         let mws = by_wec.remove(wec.as_str()).unwrap_or_default();
         if mws.iter().any(|mw| !mw.observed()) {
+            settled = false;
             problems.push(format!(
                 "{wec}: the agent has not reported on the latest ManifestWork yet"
             ));
@@ -143,7 +168,10 @@ pub fn ready_condition(ix: &Index, b: Option<&Binding>) -> Condition {
                 Some(m) if !m.message.is_empty() => {
                     problems.push(format!("{wec}: {key}: {}", m.message))
                 }
-                _ => problems.push(format!("{wec}: {key} is not applied yet")),
+                _ => {
+                    settled = false;
+                    problems.push(format!("{wec}: {key} is not applied yet"));
+                }
             }
         }
     }
@@ -153,7 +181,7 @@ pub fn ready_condition(ix: &Index, b: Option<&Binding>) -> Condition {
             objects.len(),
             dests.len()
         );
-        return Condition::new(READY, true, "Available", msg);
+        return (Condition::new(READY, true, "Available", msg), false);
     }
     let total = problems.len();
     problems.truncate(MAX_NAMED);
@@ -161,16 +189,36 @@ pub fn ready_condition(ix: &Index, b: Option<&Binding>) -> Condition {
     if total > MAX_NAMED {
         msg.push_str(&format!("; and {} more", total - MAX_NAMED));
     }
-    Condition::new(READY, false, "Unavailable", msg)
+    (Condition::new(READY, false, "Unavailable", msg), !settled)
 }
 
-/// `conditions` with `new` set in, keeping transition times of unchanged ones.
-fn merged(conditions: &[Condition], new: &[Condition]) -> Vec<Condition> {
+/// `conditions` with `new` set in, keeping transition times of unchanged ones. A condition
+/// marked held keeps its current value when there is one (work in progress does not flip it).
+fn merged(conditions: &[Condition], new: &[(Condition, bool)]) -> Vec<Condition> {
     let mut out = conditions.to_vec();
-    for c in new {
+    for (c, held) in new {
+        if *held && out.iter().any(|o| o.type_ == c.type_) {
+            continue;
+        }
         set_condition(&mut out, c.clone());
     }
     out
+}
+
+/// Whether a condition that only reflects work in progress is still within its grace period
+/// (then: how much of it is left). Outside it, or when not in progress, `None`.
+fn grace_left(sh: &Shared, name: &str, t: &'static str, in_progress: bool) -> Option<Duration> {
+    let mut lag = lock(&sh.in_progress);
+    if !in_progress {
+        lag.remove(&(name.to_string(), t));
+        return None;
+    }
+    let since = *lag
+        .entry((name.to_string(), t))
+        .or_insert_with(Instant::now);
+    IN_PROGRESS_GRACE
+        .checked_sub(since.elapsed())
+        .filter(|d| !d.is_zero())
 }
 
 /// Makes the conditions of BindingPolicy `name` and of Binding `name` what they should be.
@@ -183,6 +231,7 @@ pub(super) async fn reconcile(sh: &Shared, name: &str) -> Result<(), String> {
         )
     };
     if policy.is_none() && binding.is_none() {
+        lock(&sh.in_progress).retain(|(n, _), _| n != name);
         return Ok(());
     }
     let referenced: BTreeSet<String> = binding
@@ -206,15 +255,25 @@ pub(super) async fn reconcile(sh: &Shared, name: &str) -> Result<(), String> {
             }
         }
     }
-    let wanted = {
+    let (synced, ready) = {
         let ix = lock(&sh.index);
-        vec![
-            collectors_condition(&missing),
+        (
             synced_condition(binding.as_deref()),
             ready_condition(&ix, binding.as_deref()),
-        ]
+        )
     };
     let origin = Work::Policy(name.to_string());
+    // Work in progress flips nothing for a few seconds; look again when that time is up.
+    let hold_synced = grace_left(sh, name, SYNCED, synced.1);
+    let hold_ready = grace_left(sh, name, READY, ready.1);
+    if let Some(left) = hold_synced.into_iter().chain(hold_ready).min() {
+        sh.queue.add_after(origin.clone(), left);
+    }
+    let wanted = vec![
+        (collectors_condition(&missing), false),
+        (synced.0, hold_synced.is_some()),
+        (ready.0, hold_ready.is_some()),
+    ];
     if let Some(p) = policy.as_deref()
         && let Some(status) = &p.status
     {
@@ -301,24 +360,23 @@ mod tests {
 
     #[test]
     fn synced_follows_the_transport_controller() {
-        assert_eq!(synced_condition(None).status, "False");
+        let st = |b: Option<&Binding>| {
+            let (c, in_progress) = synced_condition(b);
+            (c.status, c.reason, c.message, in_progress)
+        };
+        assert!(st(None).3);
+        assert_eq!(st(Some(&binding(2, None, &[]))).0, "False");
+        let waiting = st(Some(&binding(2, Some(1), &[])));
+        assert_eq!((waiting.0.as_str(), waiting.3), ("False", true));
+        let failed = st(Some(&binding(2, Some(2), &["template error in c1"])));
         assert_eq!(
-            synced_condition(Some(&binding(2, None, &[]))).status,
-            "False"
+            (failed.0.as_str(), failed.2.as_str(), failed.3),
+            ("False", "template error in c1", false)
         );
+        let ok = st(Some(&binding(2, Some(2), &[])));
         assert_eq!(
-            synced_condition(Some(&binding(2, Some(1), &[]))).status,
-            "False"
-        );
-        let c = synced_condition(Some(&binding(2, Some(2), &["template error in c1"])));
-        assert_eq!(
-            (c.status.as_str(), c.message.as_str()),
-            ("False", "template error in c1")
-        );
-        let c = synced_condition(Some(&binding(2, Some(2), &[])));
-        assert_eq!(
-            (c.status.as_str(), c.reason.as_str()),
-            ("True", "ReconcileSuccess")
+            (ok.0.as_str(), ok.1.as_str(), ok.3),
+            ("True", "ReconcileSuccess", false)
         );
     }
 
@@ -358,8 +416,8 @@ mod tests {
     fn ready_needs_every_object_applied_everywhere() {
         let b = binding(2, Some(2), &[]);
         let mut ix = Index::default();
-        let c = ready_condition(&ix, Some(&b));
-        assert_eq!(c.status, "False");
+        let (c, in_progress) = ready_condition(&ix, Some(&b));
+        assert_eq!((c.status.as_str(), in_progress), ("False", true));
         assert_eq!(
             c.message,
             "c1: apps/deployments(ns/d) is not applied yet; c2: apps/deployments(ns/d) is not applied yet"
@@ -377,32 +435,58 @@ mod tests {
                 Some("1 of 1 manifests failed: forbidden"),
             )),
         );
-        let c = ready_condition(&ix, Some(&b));
+        let (c, in_progress) = ready_condition(&ix, Some(&b));
         assert_eq!(
-            (c.status.as_str(), c.message.as_str()),
-            ("False", "c2: 1 of 1 manifests failed: forbidden")
+            (c.status.as_str(), c.message.as_str(), in_progress),
+            ("False", "c2: 1 of 1 manifests failed: forbidden", false)
         );
         ix.manifestwork_changed(
             ("c2".into(), "m".into()),
             Some(mw("bp", 1, Some(true), None)),
         );
-        let c = ready_condition(&ix, Some(&b));
+        let (c, in_progress) = ready_condition(&ix, Some(&b));
         assert_eq!(
-            (c.status.as_str(), c.reason.as_str(), c.message.as_str()),
+            (
+                c.status.as_str(),
+                c.reason.as_str(),
+                c.message.as_str(),
+                in_progress
+            ),
             (
                 "True",
                 "Available",
-                "All 1 object(s) are applied in 2 WEC(s)"
+                "All 1 object(s) are applied in 2 WEC(s)",
+                false
             )
         );
-        // A ManifestWork the agent has not reported on yet.
+        // A ManifestWork the agent has not reported on yet: in progress.
         let mut pending = mw("bp", 2, Some(true), None);
         pending.conditions[0].observed_generation = Some(1);
         ix.manifestwork_changed(("c2".into(), "m".into()), Some(pending));
-        assert_eq!(ready_condition(&ix, Some(&b)).status, "False");
-        // The transport controller has not processed the Binding.
+        let (c, in_progress) = ready_condition(&ix, Some(&b));
+        assert_eq!((c.status.as_str(), in_progress), ("False", true));
+        // The transport controller has not processed the Binding: in progress.
+        let (c, in_progress) = ready_condition(&ix, Some(&binding(3, Some(2), &[])));
+        assert_eq!((c.status.as_str(), in_progress), ("False", true));
+    }
+
+    #[test]
+    fn work_in_progress_keeps_an_existing_condition() {
+        let ok = Condition {
+            last_transition_time: "2020-01-01T00:00:00Z".into(),
+            ..synced_condition(Some(&binding(1, Some(1), &[]))).0
+        };
+        let waiting = synced_condition(Some(&binding(2, Some(1), &[]))).0;
         assert_eq!(
-            ready_condition(&ix, Some(&binding(3, Some(2), &[]))).status,
+            merged(std::slice::from_ref(&ok), &[(waiting.clone(), true)]),
+            vec![ok.clone()]
+        );
+        assert_eq!(
+            merged(&[], &[(waiting.clone(), true)]),
+            vec![waiting.clone()]
+        );
+        assert_eq!(
+            merged(std::slice::from_ref(&ok), &[(waiting, false)])[0].status,
             "False"
         );
     }
@@ -413,10 +497,16 @@ mod tests {
             last_transition_time: "2020-01-01T00:00:00Z".into(),
             ..collectors_condition(&[])
         }];
-        let m = merged(&old, &[collectors_condition(&[]), synced_condition(None)]);
+        let m = merged(
+            &old,
+            &[
+                (collectors_condition(&[]), false),
+                (synced_condition(None).0, false),
+            ],
+        );
         assert_eq!(m[0].last_transition_time, "2020-01-01T00:00:00Z");
         assert_eq!(m.len(), 2);
-        let m = merged(&old, &[collectors_condition(&["x".into()])]);
+        let m = merged(&old, &[(collectors_condition(&["x".into()]), false)]);
         assert_ne!(m[0].last_transition_time, "2020-01-01T00:00:00Z");
     }
 }
