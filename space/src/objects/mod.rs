@@ -3,14 +3,18 @@
 //! admission of special kinds, validation, managed fields, no-op detection.
 
 pub(crate) mod admission;
+mod checks;
 pub mod continuation;
 pub(crate) mod delete;
+mod patch;
 mod read;
+mod scale;
+mod ssa;
 mod write;
 
 pub use delete::DeleteOptions;
+pub use patch::PatchType;
 pub use read::{ListOptions, ListResult};
-pub use write::PatchType;
 
 use serde_json::{Map, Value};
 

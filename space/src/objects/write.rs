@@ -1,45 +1,24 @@
 //! Create, update (PUT), patch (merge, JSON, strategic, server-side apply), and `/scale`.
 
-use kubestellar_apimachinery::{apply, schema::Schema, strategic, structural};
+use kubestellar_apimachinery::{apply, schema::Schema, structural};
 use serde_json::{Value, json};
 
+use super::patch::{PatchType, apply_patch};
+use super::scale::ScaleWrite;
 use super::{
-    FieldValidation, Subresource, WriteOptions, WriteOutcome, admission, commit_error, comparable,
-    get_path, meta_mut, now, set_path, spec_changed,
+    Subresource, WriteOptions, WriteOutcome, admission, commit_error, comparable, meta_mut, now,
+    spec_changed,
 };
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::registry::ResourceInfo;
 use crate::space::Space;
 use crate::store::{CommitError, ObjectKey, Precondition};
 
-/// The `Content-Type` of a PATCH.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PatchType {
-    Merge,
-    Json,
-    Strategic,
-    Apply,
-}
+/// Attempts of a read-modify-write before giving up with a Conflict.
+pub(super) const MAX_RETRIES: usize = 16;
 
-impl PatchType {
-    /// From a `Content-Type` header.
-    pub fn from_content_type(ct: &str) -> Option<PatchType> {
-        let base = ct.split(';').next().unwrap_or("").trim();
-        match base {
-            "application/merge-patch+json" => Some(PatchType::Merge),
-            "application/json-patch+json" => Some(PatchType::Json),
-            "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+json" => {
-                Some(PatchType::Apply)
-            }
-            _ => None,
-        }
-    }
-}
-
-const MAX_RETRIES: usize = 16;
-
-fn schema_of(r: &ResourceInfo) -> Schema {
+/// The schema of a resource, or one that accepts anything.
+pub(super) fn schema_of(r: &ResourceInfo) -> Schema {
     r.schema.clone().unwrap_or_else(Schema::any)
 }
 
@@ -187,7 +166,7 @@ impl Space {
     /// The common read-modify-write loop: reads the object, computes the new one with `f`,
     /// applies the server's rules and commits if the object did not change meanwhile.
     #[allow(clippy::too_many_arguments)]
-    async fn guaranteed_update(
+    pub(super) async fn guaranteed_update(
         &self,
         r: &ResourceInfo,
         namespace: &str,
@@ -233,7 +212,7 @@ impl Space {
 
     /// Commits an update unless it changes nothing; removes the object when its last finalizer
     /// went away during deletion.
-    async fn commit_update(
+    pub(super) async fn commit_update(
         &self,
         r: &ResourceInfo,
         key: &ObjectKey,
@@ -298,141 +277,11 @@ impl Space {
         }
     }
 
-    /// Server-side apply: creates the object if absent.
-    async fn server_side_apply(
-        &self,
-        r: &ResourceInfo,
-        namespace: &str,
-        name: &str,
-        config: Value,
-        opts: &WriteOptions,
-        sub: Subresource,
-    ) -> ApiResult<WriteOutcome> {
-        let Some(manager) = opts.field_manager.clone().filter(|m| !m.is_empty()) else {
-            return Err(ApiError::invalid(
-                &r.group,
-                &r.resource,
-                &r.kind,
-                name,
-                vec![Cause {
-                    reason: "FieldValueRequired".into(),
-                    message: "Required value: is required for apply patch".into(),
-                    field: "fieldManager".into(),
-                }],
-            ));
-        };
-        let mut config = config;
-        let mut warnings = Vec::new();
-        self.check_identity(r, namespace, Some(name), &mut config)?;
-        let clean = self.check_unknown_fields(r, &config, opts.field_validation, &mut warnings)?;
-        let schema = schema_of(r);
-        let key = ObjectKey::new(&r.group_resource(), namespace, name);
-        let aopts = |now: String| apply::ApplyOptions {
-            manager: manager.clone(),
-            force: opts.force,
-            api_version: r.api_version(),
-            subresource: sub.name().map(String::from),
-            now,
-        };
-        for _ in 0..MAX_RETRIES {
-            let Some(cur) = self.store.get(&key) else {
-                if sub != Subresource::Main {
-                    return Err(ApiError::not_found(&r.group, &r.resource, name));
-                }
-                // Create through apply.
-                let mut cfg = config.clone();
-                if r.has_status
-                    && let Some(o) = cfg.as_object_mut()
-                {
-                    o.remove("status");
-                }
-                let mut obj = apply::apply(None, &cfg, &aopts(now()), &schema)
-                    .map_err(|e| apply_error(e, r, name))?;
-                if r.namespaced {
-                    self.check_namespace_accepts(r, namespace, name)?;
-                }
-                self.prepare_create(r, &mut obj)?;
-                self.finish(r, None, &mut obj, Subresource::Main, !clean)?;
-                if opts.dry_run {
-                    return Ok(WriteOutcome {
-                        object: self.present(r, obj),
-                        code: 201,
-                        warnings,
-                        raw: None,
-                    });
-                }
-                match self
-                    .store
-                    .commit(&key, Precondition::Absent, Some(obj))
-                    .await
-                {
-                    Ok(c) => {
-                        self.after_commit(r);
-                        return Ok(WriteOutcome {
-                            object: self.present(r, c.value.unwrap_or(Value::Null)),
-                            code: 201,
-                            warnings,
-                            raw: c.new.map(|n| n.json),
-                        });
-                    }
-                    Err(CommitError::AlreadyExists) => continue,
-                    Err(e) => return Err(commit_error(e, r, &key)),
-                }
-            };
-            let old = cur.value();
-            let mut cfg = config.clone();
-            // The main resource does not own status and vice versa.
-            if r.has_status {
-                match sub {
-                    Subresource::Main => {
-                        if let Some(o) = cfg.as_object_mut() {
-                            o.remove("status");
-                        }
-                    }
-                    _ => {
-                        let mut only = json!({"apiVersion": cfg["apiVersion"], "kind": cfg["kind"], "metadata": {"name": name}});
-                        if !namespace.is_empty() {
-                            only["metadata"]["namespace"] = json!(namespace);
-                        }
-                        if let Some(s) = cfg.get("status") {
-                            only["status"] = s.clone();
-                        }
-                        cfg = only;
-                    }
-                }
-            }
-            if let Some(rv) = cfg["metadata"]["resourceVersion"].as_str()
-                && rv != cur.rv.to_string()
-            {
-                return Err(ApiError::conflict(&r.group, &r.resource, name));
-            }
-            let applied = apply::apply(Some(&old), &cfg, &aopts(now()), &schema)
-                .map_err(|e| apply_error(e, r, name))?;
-            let mf = applied["metadata"].get("managedFields").cloned();
-            let mut new = self.merge_update(r, &old, applied, sub, mf)?;
-            self.finish(r, Some(&old), &mut new, sub, !clean)?;
-            self.bump_generation(r, &old, &mut new);
-            match self.commit_update(r, &key, &old, new, cur.rv, opts).await {
-                Err(ApiError {
-                    code: 409,
-                    reason: "Conflict",
-                    ..
-                }) => continue,
-                Ok(mut out) => {
-                    out.warnings.extend(warnings);
-                    return Ok(out);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(ApiError::conflict(&r.group, &r.resource, name))
-    }
-
     /// Builds the object an update stores from the old object and the requested one: immutable
     /// metadata kept, status or main part taken from the old object as the subresource says.
     /// `managed_fields` replaces the old object's managedFields (server-side apply computes
     /// them itself); otherwise the old ones are kept for `record_update` to adjust.
-    fn merge_update(
+    pub(super) fn merge_update(
         &self,
         r: &ResourceInfo,
         old: &Value,
@@ -532,7 +381,7 @@ impl Space {
     /// Bumps `metadata.generation` when the update changed anything outside metadata (and
     /// status, for resources with a status subresource). Runs after defaulting so that
     /// re-defaulted fields do not count as changes.
-    fn bump_generation(&self, r: &ResourceInfo, old: &Value, new: &mut Value) {
+    pub(super) fn bump_generation(&self, r: &ResourceInfo, old: &Value, new: &mut Value) {
         if crate::defaults::tracks_generation(r) && spec_changed(old, new, r.has_status) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             meta_mut(new).insert("generation".into(), json!(g));
@@ -541,7 +390,7 @@ impl Space {
 
     /// Server rules applied to every stored version: admission of special kinds, defaulting,
     /// pruning and validation.
-    fn finish(
+    pub(super) fn finish(
         &self,
         r: &ResourceInfo,
         old: Option<&Value>,
@@ -572,7 +421,7 @@ impl Space {
     }
 
     /// Metadata only a create sets.
-    fn prepare_create(&self, r: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
+    pub(super) fn prepare_create(&self, r: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
         if r.has_status
             && let Some(o) = obj.as_object_mut()
         {
@@ -599,163 +448,8 @@ impl Space {
         Ok(())
     }
 
-    /// The body's apiVersion, kind, name and namespace must fit the URL.
-    pub(crate) fn check_identity(
-        &self,
-        r: &ResourceInfo,
-        namespace: &str,
-        name: Option<&str>,
-        obj: &mut Value,
-    ) -> ApiResult<()> {
-        if !obj.is_object() {
-            return Err(ApiError::bad_request(
-                "the request body must be a JSON object",
-            ));
-        }
-        if let Some(av) = obj.get("apiVersion").and_then(Value::as_str)
-            && !av.is_empty()
-            && av != r.api_version()
-        {
-            return Err(ApiError::bad_request(format!(
-                "the API version in the data ({av}) does not match the expected API version ({})",
-                r.api_version()
-            )));
-        }
-        if let Some(k) = obj.get("kind").and_then(Value::as_str)
-            && !k.is_empty()
-            && k != r.kind
-        {
-            return Err(ApiError::bad_request(format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                r.kind
-            )));
-        }
-        let m = meta_mut(obj);
-        if r.namespaced {
-            match m.get("namespace").and_then(Value::as_str) {
-                Some(ns) if !ns.is_empty() && ns != namespace => {
-                    return Err(ApiError::bad_request(
-                        "the namespace of the provided object does not match the namespace sent on the request",
-                    ));
-                }
-                _ => {
-                    m.insert("namespace".into(), json!(namespace));
-                }
-            }
-        } else {
-            m.remove("namespace");
-        }
-        if let Some(name) = name {
-            match m.get("name").and_then(Value::as_str) {
-                Some(n) if !n.is_empty() && n != name => {
-                    return Err(ApiError::bad_request(format!(
-                        "the name of the object ({n}) does not match the name on the URL ({name})"
-                    )));
-                }
-                _ => {
-                    m.insert("name".into(), json!(name));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Reports unknown fields as `mode` says; true when the body is known to have none (so
-    /// that pruning can be skipped).
-    fn check_unknown_fields(
-        &self,
-        r: &ResourceInfo,
-        obj: &Value,
-        mode: FieldValidation,
-        warnings: &mut Vec<String>,
-    ) -> ApiResult<bool> {
-        if mode == FieldValidation::Ignore {
-            return Ok(false);
-        }
-        let Some(schema) = &r.schema else {
-            return Ok(true);
-        };
-        let unknown = structural::unknown_fields(obj, schema);
-        let clean = unknown.is_empty();
-        report_unknown(unknown, mode, warnings)?;
-        Ok(clean)
-    }
-
-    /// Unknown fields in a merge or strategic patch (directives are not fields); true when
-    /// there are none.
-    fn check_unknown_fields_patch(
-        &self,
-        r: &ResourceInfo,
-        patch: &Value,
-        mode: FieldValidation,
-        warnings: &mut Vec<String>,
-    ) -> ApiResult<bool> {
-        if mode == FieldValidation::Ignore {
-            return Ok(false);
-        }
-        let Some(schema) = &r.schema else {
-            return Ok(true);
-        };
-        let cleaned = strip_directives(patch);
-        let unknown = structural::unknown_fields(&cleaned, schema);
-        let clean = unknown.is_empty();
-        report_unknown(unknown, mode, warnings)?;
-        Ok(clean)
-    }
-
-    fn assign_name(&self, r: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
-        let m = meta_mut(obj);
-        let has_name = m
-            .get("name")
-            .and_then(Value::as_str)
-            .is_some_and(|n| !n.is_empty());
-        if has_name {
-            return Ok(());
-        }
-        match m.get("generateName").and_then(Value::as_str) {
-            Some(prefix) if !prefix.is_empty() => {
-                let name = format!("{prefix}{}", random_suffix());
-                m.insert("name".into(), json!(name));
-                Ok(())
-            }
-            _ => Err(ApiError::invalid(
-                &r.group,
-                &r.resource,
-                &r.kind,
-                "",
-                vec![Cause {
-                    reason: "FieldValueRequired".into(),
-                    message: "Required value: name or generateName is required".into(),
-                    field: "metadata.name".into(),
-                }],
-            )),
-        }
-    }
-
-    /// A namespaced create needs an existing, active namespace.
-    pub(crate) fn check_namespace_accepts(
-        &self,
-        r: &ResourceInfo,
-        namespace: &str,
-        name: &str,
-    ) -> ApiResult<()> {
-        let gr = crate::registry::GroupResource {
-            group: String::new(),
-            resource: "namespaces".into(),
-        };
-        match self.store.get(&ObjectKey::new(&gr, "", namespace)) {
-            None => Err(ApiError::not_found("", "namespaces", namespace)),
-            Some(ns) if ns.meta.deleting => Err(ApiError::forbidden(format!(
-                "{} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
-                crate::error::qualified(&r.group, &r.resource)
-            ))
-            .with_details(&r.group, &r.resource, name)),
-            Some(_) => Ok(()),
-        }
-    }
-
     /// Work after a commit that changes what is served.
-    fn after_commit(&self, r: &ResourceInfo) {
+    pub(super) fn after_commit(&self, r: &ResourceInfo) {
         if r.group == "apiextensions.k8s.io" && r.resource == "customresourcedefinitions" {
             self.refresh_crds();
         }
@@ -768,193 +462,6 @@ impl Space {
         }
         obj
     }
-
-    /// `/scale` reads.
-    pub fn get_scale(&self, r: &ResourceInfo, namespace: &str, name: &str) -> ApiResult<Value> {
-        let key = ObjectKey::new(&r.group_resource(), namespace, name);
-        let obj = self
-            .store
-            .get(&key)
-            .ok_or_else(|| ApiError::not_found(&r.group, &r.resource, name))?
-            .value();
-        Ok(scale_of(r, &obj))
-    }
-
-    async fn write_scale(
-        &self,
-        r: &ResourceInfo,
-        namespace: &str,
-        name: &str,
-        w: ScaleWrite,
-        opts: &WriteOptions,
-    ) -> ApiResult<WriteOutcome> {
-        let Some(si) = r.scale.clone() else {
-            return Err(ApiError::no_route());
-        };
-        let schema = Schema::any();
-        let out = self
-            .guaranteed_update(
-                r,
-                namespace,
-                name,
-                None,
-                opts,
-                Subresource::Main,
-                false,
-                |old| {
-                    let current = scale_of(r, old);
-                    let wanted = match &w {
-                        ScaleWrite::Replace(s) => {
-                            if let Some(rv) = s["metadata"]["resourceVersion"].as_str()
-                                && Some(rv) != old["metadata"]["resourceVersion"].as_str()
-                            {
-                                return Err(ApiError::conflict(&r.group, &r.resource, name));
-                            }
-                            s.clone()
-                        }
-                        ScaleWrite::Patch(kind, p) => apply_patch(*kind, &current, p, &schema)?,
-                    };
-                    let replicas = wanted["spec"]["replicas"].as_i64().unwrap_or(0);
-                    if replicas < 0 {
-                        return Err(ApiError::invalid(
-                            "autoscaling",
-                            "scale",
-                            "Scale",
-                            name,
-                            vec![Cause {
-                                reason: "FieldValueInvalid".into(),
-                                message: format!(
-                                    "Invalid value: {replicas}: must be greater than or equal to 0"
-                                ),
-                                field: "spec.replicas".into(),
-                            }],
-                        ));
-                    }
-                    let mut new = old.clone();
-                    set_path(&mut new, &si.spec_replicas_path, json!(replicas));
-                    Ok(new)
-                },
-            )
-            .await?;
-        Ok(WriteOutcome {
-            object: scale_of(r, &out.object),
-            code: 200,
-            warnings: out.warnings,
-            raw: None,
-        })
-    }
-}
-
-enum ScaleWrite {
-    Replace(Value),
-    Patch(PatchType, Value),
-}
-
-/// An `autoscaling/v1 Scale` for an object.
-fn scale_of(r: &ResourceInfo, obj: &Value) -> Value {
-    let si = r.scale.clone();
-    let (spec_path, status_path, sel_path) = match &si {
-        Some(s) => (
-            s.spec_replicas_path.as_str(),
-            s.status_replicas_path.as_str(),
-            s.label_selector_path.as_deref(),
-        ),
-        None => (".spec.replicas", ".status.replicas", None),
-    };
-    let m = &obj["metadata"];
-    let mut scale = json!({
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            "name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
-            "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"],
-        },
-        "spec": {"replicas": get_path(obj, spec_path).cloned().unwrap_or(json!(0))},
-        "status": {"replicas": get_path(obj, status_path).cloned().unwrap_or(json!(0))},
-    });
-    let selector = sel_path
-        .and_then(|p| get_path(obj, p))
-        .and_then(Value::as_str)
-        .map(String::from)
-        .or_else(|| {
-            // Built-ins keep a structured selector in spec.selector; render it as a string.
-            obj["spec"]["selector"]["matchLabels"]
-                .as_object()
-                .map(|ml| {
-                    ml.iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-        });
-    if let Some(s) = selector {
-        scale["status"]["selector"] = json!(s);
-    }
-    if m["namespace"].is_null()
-        && let Some(o) = scale["metadata"].as_object_mut()
-    {
-        o.remove("namespace");
-    }
-    scale
-}
-
-/// Applies a merge, JSON or strategic patch to `old`.
-fn apply_patch(kind: PatchType, old: &Value, patch: &Value, schema: &Schema) -> ApiResult<Value> {
-    let invalid = |msg: String| ApiError::new(422, "Invalid", msg);
-    match kind {
-        PatchType::Merge => {
-            if !patch.is_object() {
-                return Err(ApiError::bad_request("a merge patch must be a JSON object"));
-            }
-            let mut doc = old.clone();
-            json_patch::merge(&mut doc, patch);
-            Ok(doc)
-        }
-        PatchType::Json => {
-            let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-            let mut doc = old.clone();
-            json_patch::patch(&mut doc, &ops).map_err(|e| {
-                invalid(format!(
-                    "the server rejected our request due to an error in our request: {e}"
-                ))
-            })?;
-            Ok(doc)
-        }
-        PatchType::Strategic => {
-            if !patch.is_object() {
-                return Err(ApiError::bad_request(
-                    "a strategic merge patch must be a JSON object",
-                ));
-            }
-            strategic::strategic_merge_patch(old, patch, schema).map_err(|e| invalid(e.to_string()))
-        }
-        PatchType::Apply => Err(ApiError::internal(
-            "apply patches are handled by server_side_apply",
-        )),
-    }
-}
-
-fn apply_error(e: apply::ApplyError, r: &ResourceInfo, name: &str) -> ApiError {
-    match &e {
-        apply::ApplyError::Conflicts(conflicts) => {
-            let mut err = ApiError::conflict_msg(&r.group, &r.resource, name, e.to_string());
-            err.details.causes = conflicts
-                .iter()
-                .map(|c| Cause {
-                    reason: "FieldManagerConflict".into(),
-                    message: c.message(),
-                    field: c.field.clone(),
-                })
-                .collect();
-            err
-        }
-        apply::ApplyError::BadRequest(m) => ApiError::bad_request(m.clone()),
-        // kube answers 500 for these; they come from the request, so say so with a 4xx.
-        apply::ApplyError::InvalidConfig(_) | apply::ApplyError::ManagedFields(_) => {
-            ApiError::new(422, "Invalid", e.to_string())
-        }
-    }
 }
 
 fn update_options(r: &ResourceInfo, opts: &WriteOptions, sub: Subresource) -> apply::UpdateOptions {
@@ -963,45 +470,6 @@ fn update_options(r: &ResourceInfo, opts: &WriteOptions, sub: Subresource) -> ap
         api_version: r.api_version(),
         subresource: sub.name().map(String::from),
         now: now(),
-    }
-}
-
-fn report_unknown(
-    unknown: Vec<String>,
-    mode: FieldValidation,
-    warnings: &mut Vec<String>,
-) -> ApiResult<()> {
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    let texts: Vec<String> = unknown
-        .iter()
-        .map(|f| format!("unknown field \"{f}\""))
-        .collect();
-    match mode {
-        FieldValidation::Strict => Err(ApiError::bad_request(format!(
-            "strict decoding error: {}",
-            texts.join(", ")
-        ))),
-        FieldValidation::Warn => {
-            warnings.extend(texts);
-            Ok(())
-        }
-        FieldValidation::Ignore => Ok(()),
-    }
-}
-
-/// Removes strategic-merge directives (`$patch`, `$setElementOrder/...`) so that only fields remain.
-fn strip_directives(v: &Value) -> Value {
-    match v {
-        Value::Object(o) => Value::Object(
-            o.iter()
-                .filter(|(k, _)| !k.starts_with('$'))
-                .map(|(k, v)| (k.clone(), strip_directives(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(strip_directives).collect()),
-        other => other.clone(),
     }
 }
 
@@ -1014,14 +482,4 @@ fn requested_rv(body: &Value) -> ApiResult<Option<u64>> {
             .map(Some)
             .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}"))),
     }
-}
-
-/// Five characters like kube's `generateName` suffixes.
-fn random_suffix() -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let id = uuid::Uuid::new_v4();
-    id.as_bytes()[..5]
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
 }

@@ -188,3 +188,41 @@ fn read_chunk(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
     buf.truncate(size);
     Some(buf)
 }
+
+/// The ConfigMaps of `default`.
+pub const CMS: &str = "/api/v1/namespaces/default/configmaps";
+
+/// Asserts a kube `Status` failure with this code and reason; returns its message.
+pub fn status(r: &Response, code: u16, reason: &str) -> String {
+    assert_eq!(r.status, code, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let s = r.json();
+    assert_eq!(
+        (
+            s["kind"].as_str(),
+            s["apiVersion"].as_str(),
+            s["status"].as_str()
+        ),
+        (Some("Status"), Some("v1"), Some("Failure")),
+        "{s}"
+    );
+    assert_eq!(s["code"], code, "{s}");
+    assert_eq!(s["reason"], reason, "{s}");
+    s["message"].as_str().unwrap_or_default().to_string()
+}
+
+/// The store's resourceVersion and the number of ConfigMaps in `default`.
+pub fn snapshot(addr: &str) -> (String, usize) {
+    let l = Request::new(addr, "GET", CMS).send().json();
+    (
+        l["metadata"]["resourceVersion"]
+            .as_str()
+            .expect("rv")
+            .to_string(),
+        l["items"].as_array().map_or(0, Vec::len),
+    )
+}
+
+pub fn cm(name: &str) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"a": "b"}})
+}
