@@ -1,21 +1,29 @@
-//! Plugin runtime costs on the built-in plugins, printed as a table:
+//! Plugin runtime costs on the built-in plugins, printed as a table, then checked against the
+//! targets of issue #3:
 //!
 //! * transform-default per call on `deployment.json` (the spec's 3.5 KB Deployment): warm
-//!   instance vs fresh instance through the host, vs the same logic called natively;
-//! * cold start (load = compile or read the precompiled cache, link, describe), without and with
-//!   the precompiled cache;
-//! * summarize-default, SUM over 1,000 reports, same three ways.
+//!   instance vs fresh instance through the host, vs the same logic called natively
+//!   (targets: warm <= 2x native, fresh <= 4x native, p50 ratios of the same run);
+//! * cold start (load = compile or map the precompiled cache, link, describe), without and with
+//!   the precompiled cache (target: a cache hit < 5 ms per plugin);
+//! * summarize-default, SUM over 1,000 reports, warm, fresh and native (target: < 5 ms).
 //!
 //! Modes are interleaved call by call, so the VM's speed drift hits them equally.
 //!
 //! `cargo bench -p kubestellar --bench plugins --features native-baseline` (without the feature
-//! the native rows are left out). `PLUGIN_BENCH_CALLS=N` changes the number of calls.
+//! the native rows and the ratios are left out). Environment:
+//! * `PLUGIN_BENCH_CALLS=N`: calls per mode (default 1000; summarize runs N/5 rounds);
+//! * `PLUGIN_BENCH_ONLY=cold,transform,summarize`: run only these sections (e.g. to profile);
+//! * `PLUGIN_BENCH_TRANSFORM_WASM=path`, `PLUGIN_BENCH_SUMMARIZE_WASM=path`: measure another
+//!   build of a plugin than the embedded one (e.g. a different optimization level).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use kubestellar::plugins::cache::CacheOutcome;
 use kubestellar::plugins::{
-    ClusterContext, Limits, PluginRuntime, Report, RuntimeConfig, Timestamp, builtin,
+    ClusterContext, Limits, LoadedPlugin, PluginRuntime, Report, RuntimeConfig, Timestamp, builtin,
+    engine,
 };
 
 /// The spec's benchmark object (`shared/bench/deployment.json`, copied into the plugin's tests).
@@ -34,161 +42,225 @@ fn main() {
     }
 }
 
+/// p50 of each measured case, by name, for the verdicts at the end.
+#[derive(Default)]
+struct Results(Vec<(String, Duration)>);
+
+impl Results {
+    fn get(&self, name: &str) -> Option<Duration> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, d)| *d)
+    }
+}
+
 fn run() -> Result<(), String> {
     let calls: usize = std::env::var("PLUGIN_BENCH_CALLS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    let only = std::env::var("PLUGIN_BENCH_ONLY").unwrap_or_default();
+    let section = |name: &str| only.is_empty() || only.split(',').any(|s| s.trim() == name);
     let e = |e: kubestellar::plugins::PluginError| e.to_string();
-    let transform_bytes = builtin::bytes(builtin::TRANSFORM_DEFAULT).map_err(e)?;
-    let summarize_bytes = builtin::bytes(builtin::SUMMARIZE_DEFAULT).map_err(e)?;
+    let transform_bytes = plugin_bytes("PLUGIN_BENCH_TRANSFORM_WASM", builtin::TRANSFORM_DEFAULT)?;
+    let summarize_bytes = plugin_bytes("PLUGIN_BENCH_SUMMARIZE_WASM", builtin::SUMMARIZE_DEFAULT)?;
+    let mut results = Results::default();
 
     println!("# plugin runtime benchmark ({calls} calls per mode, interleaved)\n");
+    let t = Instant::now();
+    engine::shared().map_err(e)?;
+    println!(
+        "engine + epoch ticker, once per process: {}\n",
+        fmt(t.elapsed())
+    );
     println!("{:<48} {:>10} {:>10} {:>10}", "case", "p50", "p99", "mean");
-
-    // Cold start.
     let plain = PluginRuntime::new(RuntimeConfig::default()).map_err(e)?;
+    // Per-call rows load through the precompiled cache, as the host does; the code is then
+    // mapped from a file, so `perf` can name the guest's functions.
+    let cache_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let cached = PluginRuntime::new(RuntimeConfig {
+        cache_dir: Some(cache_dir.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    })
+    .map_err(e)?;
+
+    if section("cold") {
+        cold_starts(
+            &plain,
+            &[
+                ("transform-default", &transform_bytes),
+                ("summarize-default", &summarize_bytes),
+            ],
+            &mut results,
+        )?;
+    }
+
+    if section("transform") {
+        let cluster = ClusterContext::named("cluster1")
+            .with_label("region", "east")
+            .with_label("name", "cluster1");
+        let t_warm = cached.load(&transform_bytes, None, warm()).map_err(e)?;
+        let t_fresh = cached
+            .load(&transform_bytes, None, Limits::default())
+            .map_err(e)?;
+        let transform = |p: &LoadedPlugin| -> Result<(), String> {
+            p.transform(black_box(DEPLOYMENT), Some(&cluster), "{}")
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
+        let mut modes: Vec<(&str, Call<'_>)> = vec![
+            (
+                "transform-default: warm instance",
+                Box::new(|| transform(&t_warm)),
+            ),
+            (
+                "transform-default: fresh instance",
+                Box::new(|| transform(&t_fresh)),
+            ),
+        ];
+        #[cfg(feature = "native-baseline")]
+        modes.push((
+            "transform-default: native (no wasm)",
+            Box::new(|| {
+                use kubestellar_plugin_sdk::Transformer;
+                transform_default::TransformDefault::transform(
+                    black_box(DEPLOYMENT),
+                    Some(&cluster),
+                    "{}",
+                )
+                .map(drop)
+                .map_err(|e| e.message)
+            }),
+        ));
+        interleave(&mut modes, calls, &mut results)?;
+    }
+
+    if section("summarize") {
+        let reports = reports(1000);
+        let s_warm = cached.load(&summarize_bytes, None, warm()).map_err(e)?;
+        let s_fresh = cached
+            .load(&summarize_bytes, None, Limits::default())
+            .map_err(e)?;
+        let expected = s_fresh
+            .summarize(WDS_OBJECT, &reports, SUM_CONFIG)
+            .map_err(e)?;
+        println!(
+            "  (SUM over 1000 reports = {:?})",
+            expected.rows.first().map(|r| &r.columns)
+        );
+        let summarize = |p: &LoadedPlugin| -> Result<(), String> {
+            p.summarize(black_box(WDS_OBJECT), &reports, SUM_CONFIG)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
+        let mut modes: Vec<(&str, Call<'_>)> = vec![
+            (
+                "summarize-default SUM/1000: warm instance",
+                Box::new(|| summarize(&s_warm)),
+            ),
+            (
+                "summarize-default SUM/1000: fresh instance",
+                Box::new(|| summarize(&s_fresh)),
+            ),
+        ];
+        #[cfg(feature = "native-baseline")]
+        modes.push((
+            "summarize-default SUM/1000: native",
+            Box::new(|| {
+                use kubestellar_plugin_sdk::Summarizer;
+                summarize_default::SummarizeDefault::summarize(
+                    black_box(WDS_OBJECT),
+                    &reports,
+                    SUM_CONFIG,
+                )
+                .map(drop)
+                .map_err(|e| e.message)
+            }),
+        ));
+        interleave(&mut modes, (calls / 5).max(10), &mut results)?;
+    }
+    #[cfg(not(feature = "native-baseline"))]
+    println!("\n(native rows and ratios need --features native-baseline)");
+    verdicts(&results);
+    Ok(())
+}
+
+/// Limits with one warm instance that is never recycled.
+fn warm() -> Limits {
+    Limits {
+        warm_instances: 1,
+        max_calls_per_instance: u32::MAX,
+        ..Limits::default()
+    }
+}
+
+/// The embedded plugin, or the file named by `var`.
+fn plugin_bytes(var: &str, name: &str) -> Result<Vec<u8>, String> {
+    match std::env::var_os(var) {
+        Some(path) => {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| format!("{}: {e}", std::path::Path::new(&path).display()))?;
+            println!("({name}: {} bytes from {})", bytes.len(), path.display());
+            Ok(bytes)
+        }
+        None => builtin::bytes(name)
+            .map(<[u8]>::to_vec)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Loads each plugin 5 times without a cache, then 5 times from a primed cache, each time in a
+/// new runtime (as a restarted host would), and prints where a cache hit spends its time.
+fn cold_starts(
+    plain: &PluginRuntime,
+    plugins: &[(&str, &[u8])],
+    results: &mut Results,
+) -> Result<(), String> {
+    let e = |e: kubestellar::plugins::PluginError| e.to_string();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let cached = RuntimeConfig {
         cache_dir: Some(dir.path().to_path_buf()),
         ..RuntimeConfig::default()
     };
-    for (name, bytes) in [
-        ("transform-default", transform_bytes),
-        ("summarize-default", summarize_bytes),
-    ] {
+    for (name, bytes) in plugins {
+        println!("  ({name}: {} KB)", bytes.len() / 1000);
         let mut no_cache = Vec::new();
         for _ in 0..5 {
-            let p = plain.load(bytes, None, Limits::default()).map_err(e)?;
-            no_cache.push(p.load_stats().total);
+            let t = Instant::now();
+            plain.load(bytes, None, Limits::default()).map_err(e)?;
+            no_cache.push(t.elapsed());
         }
-        row(&format!("{name}: load, no cache (compile)"), &mut no_cache);
+        let label = format!("{name}: load, no cache (compile)");
+        results.0.push((label.clone(), row(&label, &mut no_cache)));
         PluginRuntime::new(cached.clone())
             .map_err(e)?
             .load(bytes, None, Limits::default())
             .map_err(e)?;
-        let mut hit = Vec::new();
+        let (mut hit, mut read, mut link) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..5 {
             let rt = PluginRuntime::new(cached.clone()).map_err(e)?;
+            let t = Instant::now();
             let p = rt.load(bytes, None, Limits::default()).map_err(e)?;
-            if !matches!(
-                p.load_stats().cache,
-                kubestellar::plugins::cache::CacheOutcome::Hit
-            ) {
-                return Err(format!(
-                    "expected a cache hit, got {:?}",
-                    p.load_stats().cache
-                ));
+            hit.push(t.elapsed());
+            let stats = p.load_stats();
+            if stats.cache != CacheOutcome::Hit {
+                return Err(format!("expected a cache hit, got {:?}", stats.cache));
             }
-            hit.push(p.load_stats().total);
+            read.push(stats.compile);
+            link.push(stats.link);
         }
-        row(&format!("{name}: load, precompiled cache hit"), &mut hit);
+        let label = format!("{name}: load, precompiled cache hit");
+        results.0.push((label.clone(), row(&label, &mut hit)));
+        row("    of which: map the cached artifact", &mut read);
+        row("    of which: type check + instantiate_pre", &mut link);
     }
-
-    // transform-default per call.
-    let cluster = ClusterContext::named("cluster1")
-        .with_label("region", "east")
-        .with_label("name", "cluster1");
-    let warm_limits = Limits {
-        warm_instances: 1,
-        max_calls_per_instance: u32::MAX,
-        ..Limits::default()
-    };
-    let t_warm = plain.load(transform_bytes, None, warm_limits).map_err(e)?;
-    let t_fresh = plain
-        .load(transform_bytes, None, Limits::default())
-        .map_err(e)?;
-    let mut modes: Vec<(&str, Call<'_>)> = vec![
-        (
-            "transform-default: warm instance",
-            Box::new(|| {
-                t_warm
-                    .transform(black_box(DEPLOYMENT), Some(&cluster), "{}")
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            }),
-        ),
-        (
-            "transform-default: fresh instance",
-            Box::new(|| {
-                t_fresh
-                    .transform(black_box(DEPLOYMENT), Some(&cluster), "{}")
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            }),
-        ),
-    ];
-    #[cfg(feature = "native-baseline")]
-    modes.push((
-        "transform-default: native (no wasm)",
-        Box::new(|| {
-            use kubestellar_plugin_sdk::Transformer;
-            transform_default::TransformDefault::transform(
-                black_box(DEPLOYMENT),
-                Some(&cluster),
-                "{}",
-            )
-            .map(drop)
-            .map_err(|e| e.message)
-        }),
-    ));
-    interleave(&mut modes, calls)?;
-
-    // summarize-default, SUM over 1,000 reports.
-    let reports = reports(1000);
-    let s_warm = plain.load(summarize_bytes, None, warm_limits).map_err(e)?;
-    let s_fresh = plain
-        .load(summarize_bytes, None, Limits::default())
-        .map_err(e)?;
-    let expected = s_fresh
-        .summarize(WDS_OBJECT, &reports, SUM_CONFIG)
-        .map_err(e)?;
-    println!(
-        "  (SUM over 1000 reports = {:?})",
-        expected.rows.first().map(|r| &r.columns)
-    );
-    let mut modes: Vec<(&str, Call<'_>)> = vec![
-        (
-            "summarize-default SUM/1000: warm instance",
-            Box::new(|| {
-                s_warm
-                    .summarize(black_box(WDS_OBJECT), &reports, SUM_CONFIG)
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            }),
-        ),
-        (
-            "summarize-default SUM/1000: fresh instance",
-            Box::new(|| {
-                s_fresh
-                    .summarize(black_box(WDS_OBJECT), &reports, SUM_CONFIG)
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            }),
-        ),
-    ];
-    #[cfg(feature = "native-baseline")]
-    modes.push((
-        "summarize-default SUM/1000: native",
-        Box::new(|| {
-            use kubestellar_plugin_sdk::Summarizer;
-            summarize_default::SummarizeDefault::summarize(
-                black_box(WDS_OBJECT),
-                &reports,
-                SUM_CONFIG,
-            )
-            .map(drop)
-            .map_err(|e| e.message)
-        }),
-    ));
-    interleave(&mut modes, (calls / 5).max(10))?;
-    #[cfg(not(feature = "native-baseline"))]
-    println!("\n(native rows need --features native-baseline)");
     Ok(())
 }
 
 /// Calls every mode once per round, `rounds` times (after one warm-up round), and prints a row each.
-fn interleave(modes: &mut [(&str, Call<'_>)], rounds: usize) -> Result<(), String> {
+fn interleave(
+    modes: &mut [(&str, Call<'_>)],
+    rounds: usize,
+    results: &mut Results,
+) -> Result<(), String> {
     let mut samples: Vec<Vec<Duration>> =
         modes.iter().map(|_| Vec::with_capacity(rounds)).collect();
     for round in 0..=rounds {
@@ -201,12 +273,51 @@ fn interleave(modes: &mut [(&str, Call<'_>)], rounds: usize) -> Result<(), Strin
         }
     }
     for ((name, _), s) in modes.iter().zip(samples.iter_mut()) {
-        row(name, s);
+        results.0.push((name.to_string(), row(name, s)));
     }
     Ok(())
 }
 
-fn row(name: &str, samples: &mut [Duration]) {
+/// Prints the targets of issue #3 and whether this run met them.
+fn verdicts(r: &Results) {
+    println!("\n# targets (issue #3), p50 of this run");
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let native = r.get("transform-default: native (no wasm)");
+    for (mode, limit) in [("warm instance", 2.0), ("fresh instance", 4.0)] {
+        let name = format!("transform-default: {mode}");
+        match (r.get(&name), native) {
+            (Some(wasm), Some(native)) => {
+                let ratio = wasm.as_secs_f64() / native.as_secs_f64();
+                println!(
+                    "transform-default {mode:<15} {:>9} / native {:>9} = {ratio:>4.2}x  (target <= {limit}x): {}",
+                    fmt(wasm),
+                    fmt(native),
+                    verdict(ratio <= limit)
+                );
+            }
+            _ => println!("transform-default {mode}: not measured"),
+        }
+    }
+    let five_ms = Duration::from_millis(5);
+    for name in [
+        "transform-default: load, precompiled cache hit",
+        "summarize-default: load, precompiled cache hit",
+        "summarize-default SUM/1000: warm instance",
+        "summarize-default SUM/1000: fresh instance",
+    ] {
+        match r.get(name) {
+            Some(d) => println!(
+                "{name:<48} {:>9}  (target < 5 ms): {}",
+                fmt(d),
+                verdict(d < five_ms)
+            ),
+            None => println!("{name}: not measured"),
+        }
+    }
+}
+
+/// Prints a row and returns the p50.
+fn row(name: &str, samples: &mut [Duration]) -> Duration {
     samples.sort_unstable();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
@@ -216,11 +327,14 @@ fn row(name: &str, samples: &mut [Duration]) {
         fmt(at(0.99)),
         fmt(mean)
     );
+    at(0.5)
 }
 
 fn fmt(d: Duration) -> String {
     if d >= Duration::from_millis(10) {
         format!("{:.1} ms", d.as_secs_f64() * 1e3)
+    } else if d >= Duration::from_millis(1) {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
     } else {
         format!("{:.1} µs", d.as_secs_f64() * 1e6)
     }

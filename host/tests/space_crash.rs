@@ -19,7 +19,7 @@ const ROUNDS: usize = 4;
 const WRITERS: usize = 16;
 
 /// What the clients were told succeeded.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Acked {
     /// Objects whose create (or a later update) was acknowledged, and not deleted since.
     present: BTreeSet<String>,
@@ -197,7 +197,7 @@ fn acknowledged_writes_survive_sigkill() {
         rt.block_on(async {
             let api: Api<ConfigMap> = Api::namespaced(client(&url).await, "default");
             if round > 0 {
-                let a = acked.lock().expect("lock");
+                let a = acked.lock().expect("lock").clone();
                 verify(&api, &a, round).await;
             }
             // Versions continue upward after the restart.
@@ -244,7 +244,7 @@ fn acknowledged_writes_survive_sigkill() {
     let (mut child, url) = serve(dir.path());
     rt.block_on(async {
         let api: Api<ConfigMap> = Api::namespaced(client(&url).await, "default");
-        let a = acked.lock().expect("lock");
+        let a = acked.lock().expect("lock").clone();
         verify(&api, &a, ROUNDS).await;
     });
     let _ = child.kill();

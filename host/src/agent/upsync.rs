@@ -57,10 +57,13 @@ enum Work {
     Object(ObjRef),
 }
 
+/// The objects of one watched resource, by (namespace, name).
+type ObjectsByKey = Arc<RwLock<BTreeMap<(String, String), Arc<DynamicObject>>>>;
+
 /// A running watch of one WEC resource.
 struct ResourceWatch {
     ar: ApiResource,
-    objects: Arc<RwLock<BTreeMap<(String, String), Arc<DynamicObject>>>>,
+    objects: ObjectsByKey,
     synced: Arc<AtomicBool>,
     _task: AbortOnDrop,
 }
@@ -286,7 +289,7 @@ async fn requests_changed(up: &Arc<Upsync>) -> Result<Next, UpsyncError> {
 
 /// Watches one WEC resource, keeping its objects and queueing each change.
 fn start_watch(up: Arc<Upsync>, ar: ApiResource) -> ResourceWatch {
-    let objects: Arc<RwLock<BTreeMap<(String, String), Arc<DynamicObject>>>> = Arc::default();
+    let objects: ObjectsByKey = Arc::default();
     let synced = Arc::new(AtomicBool::new(false));
     let (o, s, a) = (objects.clone(), synced.clone(), ar.clone());
     let task = tokio::spawn(async move {

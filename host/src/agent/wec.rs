@@ -31,9 +31,11 @@ pub struct ApplyFailure {
 
 fn failure(e: kube::Error) -> ApplyFailure {
     match &e {
+        // Only invalid content (400, 422) waits for the ManifestWork to change; anything else
+        // (a namespace not there yet, forbidden, conflicts, server errors) may pass later.
         kube::Error::Api(s) => ApplyFailure {
             message: format!("{} ({})", s.message, s.reason),
-            retry: s.code >= 500 || s.code == 409 || s.code == 429,
+            retry: !matches!(s.code, 400 | 422),
         },
         _ => ApplyFailure {
             message: e.to_string(),

@@ -34,6 +34,8 @@ pub struct EnvConfig {
     pub exe: Option<PathBuf>,
     /// The run id (label value of every benchmark object).
     pub run: String,
+    /// Where the controller keeps precompiled plugins.
+    pub plugin_cache: PathBuf,
 }
 
 enum Component {
@@ -170,7 +172,7 @@ impl Env {
     /// Starts the controller of the WDS (the CRDs are there already).
     pub async fn start_controller(&mut self) -> Result<(), BenchError> {
         self.starts += 1;
-        let cache = self.cfg.dir.join("plugin-cache");
+        let cache = self.cfg.plugin_cache.clone();
         let component = match self.cfg.mode {
             Mode::InProcess => {
                 let mut ccfg = ControllerConfig::new(WDS);

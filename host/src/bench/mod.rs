@@ -92,6 +92,9 @@ pub struct BenchConfig {
     pub quiet: Duration,
     /// The user plugin of the plugins scenario (a transformer component).
     pub plugin: PathBuf,
+    /// Directory of precompiled plugins shared between runs (default: a fresh one per run,
+    /// so every run pays for compiling the built-in plugins once, as a first start does).
+    pub plugin_cache: Option<PathBuf>,
 }
 
 impl BenchConfig {
@@ -121,6 +124,7 @@ impl BenchConfig {
                 env!("CARGO_MANIFEST_DIR"),
                 "/../examples/plugins/cluster-labels.wasm"
             )),
+            plugin_cache: None,
         }
     }
 
@@ -147,13 +151,19 @@ impl BenchConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error("starting the system: {0}")]
-    System(#[from] crate::system::SystemError),
+    System(Box<crate::system::SystemError>),
     #[error("{0}")]
     Setup(String),
     #[error("API call: {0}")]
     Api(#[from] kube::Error),
     #[error(transparent)]
     Timeout(#[from] probe::Timeout),
+}
+
+impl From<crate::system::SystemError> for BenchError {
+    fn from(e: crate::system::SystemError) -> Self {
+        BenchError::System(Box::new(e)) // boxed: the error is large, and results carry it
+    }
 }
 
 /// Runs one benchmark and reports its figures.
@@ -197,5 +207,9 @@ fn env_config(cfg: &BenchConfig, dir: &std::path::Path, run: &str, wecs: usize) 
         mode: cfg.mode,
         exe: cfg.exe.clone(),
         run: run.to_string(),
+        plugin_cache: cfg
+            .plugin_cache
+            .clone()
+            .unwrap_or_else(|| dir.join("plugin-cache")),
     }
 }

@@ -52,6 +52,9 @@ pub struct Arrival {
     pub last: Instant,
 }
 
+/// Every version seen of one object, with when it was seen.
+type History = Vec<(Instant, Arc<Value>)>;
+
 #[derive(Default)]
 struct State {
     ids: HashMap<String, u32>,
@@ -65,7 +68,7 @@ struct State {
     commits: Commits,
     last_activity: Option<Instant>,
     /// Objects whose every version is kept: (space, key) -> history.
-    watched: HashMap<(Space, ObjectKey), Vec<(Instant, Arc<Value>)>>,
+    watched: HashMap<(Space, ObjectKey), History>,
     /// Events missed because the probe fell behind (then the space is rescanned).
     lagged: u64,
 }

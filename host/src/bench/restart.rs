@@ -3,7 +3,7 @@
 //! 1. time to ready: from the start until a new object, created right after the start, is in
 //!    every WEC (so the restarted controller has listed everything and delivers again);
 //! 2. writes on restart: with nothing changed, what the restarted controller writes during an
-//!    observation window (three times the time to ready, at least 5 s): write requests to the
+//!    observation window (three times the time to ready, at least four quiet periods): write requests to the
 //!    WDS and the ITS (the agents' heartbeats excluded) and changes committed anywhere. The
 //!    goal is zero changes.
 
@@ -88,7 +88,10 @@ async fn restart(
     env.probe.settle(cfg.quiet, cfg.timeout).await?;
 
     // 2. Writes with nothing changed.
-    let window = (ready * 3).clamp(Duration::from_secs(5), Duration::from_secs(120));
+    let window = (ready * 3).clamp(
+        (cfg.quiet * 4).max(Duration::from_secs(1)),
+        Duration::from_secs(120),
+    );
     let wds_before = env.write_requests(WDS);
     let its_before = env.write_requests(ITS);
     let commits_before = env.probe.commits();

@@ -36,6 +36,11 @@ pub(super) async fn run(
     let up_dir = dir.join("up");
     report.param("WECs", n);
     report.param("idle", format!("{}s", cfg.duration.as_secs_f64()));
+    if let Some(cache) = cfg.plugin_cache.as_ref().filter(|c| c.is_dir()) {
+        // A warm start: the plugins `up` would compile are there already.
+        copy_dir(cache, &up_dir.join("plugin-cache"))
+            .map_err(|e| BenchError::Setup(format!("copying the plugin cache: {e}")))?;
+    }
     let log = std::fs::File::create(dir.join("up.log"))
         .map_err(|e| BenchError::Setup(format!("{}: {e}", dir.display())))?;
     let started = Instant::now();
@@ -229,6 +234,23 @@ async fn measure(
         });
     if let Some(t) = threads {
         report.add("threads", t, "");
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue; // a file being written
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
     }
     Ok(())
 }

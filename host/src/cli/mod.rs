@@ -7,8 +7,8 @@ mod bench;
 mod controller;
 mod get_syncing;
 mod plugin;
-mod plugin_install;
 mod plugin_build;
+mod plugin_install;
 mod plugin_new;
 mod plugin_push;
 pub(crate) mod register;
@@ -87,7 +87,8 @@ impl Cli {
             | Command::Down(_)
             | Command::Register(_)
             | Command::Unregister(_)
-            | Command::Bench(_) => "warn",
+            | Command::Bench(_)
+            | Command::GetSyncing(_) => "warn",
             _ => "info",
         }
     }

@@ -291,10 +291,10 @@ fn build_js(dir: &Path, m: &Manifest, wit: &Path, output: &Path) -> anyhow::Resu
         .with_context(|| format!("cannot create {}", build_wit.display()))?;
     for entry in std::fs::read_dir(wit).with_context(|| format!("cannot read {}", wit.display()))? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "wit") {
-            if let Some(name) = path.file_name() {
-                std::fs::copy(&path, build_wit.join(name))?;
-            }
+        if path.extension().is_some_and(|e| e == "wit")
+            && let Some(name) = path.file_name()
+        {
+            std::fs::copy(&path, build_wit.join(name))?;
         }
     }
     let mut bundle = Command::new(modules.join(".bin/rolldown"));

@@ -29,7 +29,7 @@ pub use kubestellar_plugin_sdk::{
     Report, Row, RowError, Scope, Summary, Timestamp, Transformed,
 };
 pub use loaded::{LoadStats, LoadedPlugin};
-pub use runtime::{Limits, PluginRuntime, RuntimeConfig};
+pub use runtime::{BUILTIN_WARM_INSTANCES, Limits, PluginRuntime, RuntimeConfig};
 pub use store::OUTPUT_CAP;
 
 /// Compile-time proof that the runtime types can be shared across threads.

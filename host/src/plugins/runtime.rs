@@ -32,6 +32,18 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The limits built-in plugins run under by default: as [`Limits::default`], but with up to
+    /// [`BUILTIN_WARM_INSTANCES`] warm instances. Instantiating costs about as much as a
+    /// transform-default call, and the built-ins keep no state between calls (what persists in
+    /// a warm instance is its heap and lazily built tables), so their output is the same either
+    /// way; an instance is still recycled after `max_calls_per_instance` calls or any error.
+    pub fn builtin() -> Self {
+        Limits {
+            warm_instances: BUILTIN_WARM_INSTANCES,
+            ..Limits::default()
+        }
+    }
+
     /// The memory cap actually applied (clamped to the engine's per-memory maximum).
     pub fn effective_memory_bytes(&self) -> u64 {
         self.memory_bytes.min(engine::MAX_MEMORY_BYTES)
@@ -50,13 +62,27 @@ impl Default for Limits {
     }
 }
 
+/// Idle warm instances kept per built-in plugin by [`Limits::builtin`] (calls beyond that many
+/// at once get fresh instances).
+pub const BUILTIN_WARM_INSTANCES: usize = 4;
+
 /// How a [`PluginRuntime`] is set up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Where precompiled components are kept; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
-    /// Limits for built-in plugins.
+    /// Limits for built-in plugins ([`Limits::builtin`] by default).
     pub builtin_limits: Limits,
+}
+
+impl Default for RuntimeConfig {
+    /// No cache, [`Limits::builtin`] for the built-ins.
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            builtin_limits: Limits::builtin(),
+        }
+    }
 }
 
 /// Loads plugins; cheap to share (`Arc`) and thread-safe.
@@ -127,6 +153,19 @@ impl PluginRuntime {
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
         let started = Instant::now();
         let digest = hex::encode(Sha256::digest(bytes));
+        self.load_digested(source, bytes, digest, expected_sha256, limits, started)
+    }
+
+    /// [`Self::load_named`] with the digest of `bytes` already known.
+    fn load_digested(
+        &self,
+        source: Option<&str>,
+        bytes: &[u8],
+        digest: String,
+        expected_sha256: Option<&str>,
+        limits: Limits,
+        started: Instant,
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
         let label = source.map_or_else(|| format!("sha256:{}", &digest[..12]), str::to_owned);
         if let Some(expected) = expected_sha256 {
             let want = normalize_digest(expected);
@@ -225,11 +264,14 @@ impl PluginRuntime {
         if let Some(p) = loaded.get(key) {
             return Ok(p.clone());
         }
-        let plugin = self.load_named(
+        let started = Instant::now();
+        let plugin = self.load_digested(
             Some(&format!("{}{key}", builtin::PREFIX)),
             bytes,
+            builtin::digest(key, bytes),
             None,
             self.builtin_limits,
+            started,
         )?;
         loaded.insert(key, plugin.clone());
         Ok(plugin)

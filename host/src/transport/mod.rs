@@ -349,14 +349,23 @@ async fn handle(sh: &Arc<Shared>, w: Work) -> Result<Next, TransportError> {
 }
 
 /// True when every input has been listed once (acting on partial inputs could delete
-/// ManifestWorks that should stay).
+/// ManifestWorks that should stay). The WasmPlugin registry counts only when a CustomTransform
+/// names plugins: its first sync compiles every declared module (seconds), and delivering
+/// with transform-default alone need not wait for that.
 fn ready(sh: &Shared) -> bool {
     sh.bindings.is_synced()
         && sh.works.is_synced()
         && sh.transforms.is_synced()
         && sh.clusters.is_synced()
         && sh.properties.is_synced()
-        && sh.ctx.plugins.is_synced()
+        && (sh.ctx.plugins.is_synced() || !uses_plugins(sh))
+}
+
+/// Whether any live CustomTransform names a plugin.
+fn uses_plugins(sh: &Shared) -> bool {
+    !sh.transforms
+        .filter(|ct| ct.metadata.deletion_timestamp.is_none() && !ct.spec.plugins.is_empty())
+        .is_empty()
 }
 
 async fn reconcile(sh: &Arc<Shared>, name: &str) -> Result<Next, TransportError> {

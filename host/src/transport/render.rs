@@ -345,11 +345,26 @@ pub fn render(
         used |= out.used_cluster;
         text = out.object;
     }
-    let value: Value = serde_json::from_str(&text).map_err(|e| RenderError {
+    let mut value: Value = serde_json::from_str(&text).map_err(|e| RenderError {
         message: format!("the transformed object is not JSON: {e}"),
         custom_transform: None,
         transient: false,
     })?;
+    // The executing count describes the WDS object's delivery; in a WEC it would be wrong, and
+    // carrying it would rewrite every ManifestWork whenever the count changes.
+    if let Some(labels) = value
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        labels.remove(crate::api::labels::EXECUTING_COUNT);
+        if labels.is_empty()
+            && let Some(meta) = value
+                .pointer_mut("/metadata")
+                .and_then(Value::as_object_mut)
+        {
+            meta.remove("labels");
+        }
+    }
     Ok((value, used))
 }
 

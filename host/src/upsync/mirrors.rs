@@ -47,12 +47,15 @@ struct Watched {
     _task: AbortOnDrop,
 }
 
+/// Every live mirror with its kind.
+type LiveMirrors = Arc<RwLock<HashMap<MirrorRef, (KindInfo, Arc<DynamicObject>)>>>;
+
 /// The mirrors of the WDS, by kind (watched once a mirror of that kind is wanted or found).
 pub(super) struct Mirrors {
     wds: kube::Client,
     on_change: OnMirror,
     kinds: Mutex<HashMap<GroupVersionKind, Watched>>,
-    live: Arc<RwLock<HashMap<MirrorRef, (KindInfo, Arc<DynamicObject>)>>>,
+    live: LiveMirrors,
 }
 
 impl Mirrors {

@@ -114,7 +114,7 @@ pub(crate) struct Shared {
     wrappers: Mirror<UpsyncedObject>,
     /// Which wrappers (mailbox namespace, name) ask for each mirror (kept by the wrapper
     /// mirror's callback).
-    by_mirror: Arc<Mutex<HashMap<MirrorRef, BTreeSet<(String, String)>>>>,
+    by_mirror: WrappersByMirror,
     /// The policies selecting each WEC that have upsync clauses (from the last `Requests`).
     selected: RwLock<BTreeMap<String, BTreeSet<String>>>,
     selected_ready: AtomicBool,
@@ -123,6 +123,9 @@ pub(crate) struct Shared {
     /// Problems writing mirrors, by mirror: (policies, message).
     write_errors: Mutex<HashMap<MirrorRef, (Vec<String>, String)>>,
 }
+
+/// The wrappers (mailbox namespace, name) asking for each mirror.
+type WrappersByMirror = Arc<Mutex<HashMap<MirrorRef, BTreeSet<(String, String)>>>>;
 
 /// Runs the upsync controller of the WDS until aborted.
 pub async fn run(ctx: Arc<Ctx>) {
@@ -177,7 +180,7 @@ pub async fn run(ctx: Arc<Ctx>) {
             }
         }),
     );
-    let by_mirror: Arc<Mutex<HashMap<MirrorRef, BTreeSet<(String, String)>>>> = Arc::default();
+    let by_mirror: WrappersByMirror = Arc::default();
     let q = queue.clone();
     let index = by_mirror.clone();
     let wrappers = Mirror::start(

@@ -1,6 +1,14 @@
 //! The checks the host applies to a plugin's output, shared so that native tests
 //! (`crate::testing`) reject exactly what the host rejects.
+//!
+//! They run on every plugin call, so they read only what they check: the identity fields of a
+//! transformed object and the JSON type of summary cells are taken from a validating pass over
+//! the text that skips every other value (`IgnoredAny`) instead of building the whole tree.
 
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::{CellValue, Summary};
@@ -9,26 +17,27 @@ use crate::{CellValue, Summary};
 /// same `apiVersion`, `kind`, `metadata.name` and `metadata.namespace` (an absent namespace and an
 /// empty one are the same). Returns the reason when it is not.
 pub fn transformed_object(input: &str, output: &str) -> Result<(), String> {
-    let out: Value =
-        serde_json::from_str(output).map_err(|e| format!("output is not JSON: {e}"))?;
-    if !out.is_object() {
-        return Err(format!(
-            "output is a JSON {}, not an object",
-            json_type(&out)
-        ));
-    }
+    let after = match parse_top(output).map_err(|e| format!("output is not JSON: {e}"))? {
+        Top::Object(identity) => identity,
+        Top::Other(kind) => return Err(format!("output is a JSON {kind}, not an object")),
+    };
     // An input that is not an object has no identity to preserve; the plugin should have failed.
-    let Ok(input) = serde_json::from_str::<Value>(input) else {
+    let Ok(Top::Object(before)) = parse_top(input) else {
         return Ok(());
     };
-    for (path, norm_empty) in [
-        (&["apiVersion"][..], false),
-        (&["kind"][..], false),
-        (&["metadata", "name"][..], false),
-        (&["metadata", "namespace"][..], true),
-    ] {
-        let before = pointer(&input, path);
-        let after = pointer(&out, path);
+    let fields = [
+        ("apiVersion", &before.api_version, &after.api_version, false),
+        ("kind", &before.kind, &after.kind, false),
+        ("metadata.name", &before.name, &after.name, false),
+        (
+            "metadata.namespace",
+            &before.namespace,
+            &after.namespace,
+            true,
+        ),
+    ];
+    for (path, before, after, norm_empty) in fields {
+        let (before, after) = (before.as_ref(), after.as_ref());
         let same = if norm_empty {
             empty_as_none(before) == empty_as_none(after)
         } else {
@@ -36,8 +45,7 @@ pub fn transformed_object(input: &str, output: &str) -> Result<(), String> {
         };
         if !same {
             return Err(format!(
-                "{} changed from {} to {}",
-                path.join("."),
+                "{path} changed from {} to {}",
                 show(before),
                 show(after)
             ));
@@ -65,12 +73,8 @@ pub fn summary(summary: &Summary) -> Result<(), String> {
         }
         for (j, cell) in row.columns.iter().enumerate() {
             let bad = match cell {
-                CellValue::Object(text) => {
-                    !matches!(serde_json::from_str(text), Ok(Value::Object(_)))
-                }
-                CellValue::Array(text) => {
-                    !matches!(serde_json::from_str(text), Ok(Value::Array(_)))
-                }
+                CellValue::Object(text) => json_type_of(text) != Some("object"),
+                CellValue::Array(text) => json_type_of(text) != Some("array"),
                 CellValue::Number(text) => text.trim().is_empty(),
                 CellValue::Null | CellValue::String(_) | CellValue::Bool(_) => false,
             };
@@ -93,10 +97,6 @@ pub fn summary(summary: &Summary) -> Result<(), String> {
     Ok(())
 }
 
-fn pointer<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| v.get(k))
-}
-
 fn empty_as_none(v: Option<&Value>) -> Option<&Value> {
     match v {
         None | Some(Value::Null) => None,
@@ -112,14 +112,195 @@ fn show(v: Option<&Value>) -> String {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
+/// The JSON type of `text` (`"object"`, `"array"`, ...), or `None` when it is not JSON.
+fn json_type_of(text: &str) -> Option<&'static str> {
+    match parse_top(text).ok()? {
+        Top::Object(_) => Some("object"),
+        Top::Other(kind) => Some(kind),
+    }
+}
+
+/// Parses a whole JSON text (like `serde_json::from_str`: trailing characters are an error),
+/// keeping only the identity fields of an object.
+fn parse_top(text: &str) -> serde_json::Result<Top> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = Top::deserialize(&mut de)?;
+    de.end()?;
+    Ok(top)
+}
+
+/// A JSON value reduced to what the checks need.
+enum Top {
+    /// An object, with its identity fields.
+    Object(Identity),
+    /// Any other value, by type name.
+    Other(&'static str),
+}
+
+/// The fields that identify a Kubernetes object. When a key repeats, the last one counts, as
+/// with `serde_json::Value`.
+#[derive(Default)]
+struct Identity {
+    api_version: Option<Value>,
+    kind: Option<Value>,
+    name: Option<Value>,
+    namespace: Option<Value>,
+}
+
+/// `metadata.name` and `metadata.namespace`; empty when `metadata` is not an object.
+#[derive(Default)]
+struct Meta {
+    name: Option<Value>,
+    namespace: Option<Value>,
+}
+
+/// The top-level members the identity check reads; everything else is skipped.
+enum TopKey {
+    ApiVersion,
+    Kind,
+    Metadata,
+    Other,
+}
+
+/// The `metadata` members the identity check reads.
+enum MetaKey {
+    Name,
+    Namespace,
+    Other,
+}
+
+/// Implements a key visitor that maps member names to an enum without allocating.
+macro_rules! key_visitor {
+    ($key:ident, $($name:literal => $variant:ident),+) => {
+        impl<'de> Deserialize<'de> for $key {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct KeyVisitor;
+                impl Visitor<'_> for KeyVisitor {
+                    type Value = $key;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a member name")
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$key, E> {
+                        Ok(match v {
+                            $($name => $key::$variant,)+
+                            _ => $key::Other,
+                        })
+                    }
+                }
+                d.deserialize_identifier(KeyVisitor)
+            }
+        }
+    };
+}
+
+key_visitor!(TopKey, "apiVersion" => ApiVersion, "kind" => Kind, "metadata" => Metadata);
+key_visitor!(MetaKey, "name" => Name, "namespace" => Namespace);
+
+/// Visits any JSON value: scalars and arrays are skipped (by type), maps go to `on_map`.
+trait ShapeVisitor<'de>: Sized {
+    type Out;
+    fn on_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error>;
+    fn on_other(self, kind: &'static str) -> Self::Out;
+}
+
+/// Adapts a [`ShapeVisitor`] to serde's `Visitor`.
+struct Shape<V>(V);
+
+impl<'de, V: ShapeVisitor<'de>> Visitor<'de> for Shape<V> {
+    type Value = V::Out;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Out, A::Error> {
+        self.0.on_map(map)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<V::Out, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(self.0.on_other("array"))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<V::Out, E> {
+        Ok(self.0.on_other("boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<V::Out, E> {
+        Ok(self.0.on_other("number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<V::Out, E> {
+        Ok(self.0.on_other("number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<V::Out, E> {
+        Ok(self.0.on_other("number"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<V::Out, E> {
+        Ok(self.0.on_other("string"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<V::Out, E> {
+        Ok(self.0.on_other("null"))
+    }
+}
+
+struct TopShape;
+
+impl<'de> ShapeVisitor<'de> for TopShape {
+    type Out = Top;
+
+    fn on_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let mut id = Identity::default();
+        while let Some(key) = map.next_key::<TopKey>()? {
+            match key {
+                TopKey::ApiVersion => id.api_version = Some(map.next_value()?),
+                TopKey::Kind => id.kind = Some(map.next_value()?),
+                TopKey::Metadata => {
+                    let meta: Meta = map.next_value()?;
+                    id.name = meta.name;
+                    id.namespace = meta.namespace;
+                }
+                TopKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Top::Object(id))
+    }
+
+    fn on_other(self, kind: &'static str) -> Top {
+        Top::Other(kind)
+    }
+}
+
+impl<'de> Deserialize<'de> for Top {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Shape(TopShape))
+    }
+}
+
+struct MetaShape;
+
+impl<'de> ShapeVisitor<'de> for MetaShape {
+    type Out = Meta;
+
+    fn on_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Meta, A::Error> {
+        let mut meta = Meta::default();
+        while let Some(key) = map.next_key::<MetaKey>()? {
+            match key {
+                MetaKey::Name => meta.name = Some(map.next_value()?),
+                MetaKey::Namespace => meta.namespace = Some(map.next_value()?),
+                MetaKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(meta)
+    }
+
+    fn on_other(self, _: &'static str) -> Meta {
+        Meta::default()
+    }
+}
+
+impl<'de> Deserialize<'de> for Meta {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Shape(MetaShape))
     }
 }
 
@@ -177,6 +358,91 @@ mod tests {
         );
     }
 
+    /// The check as it was before the partial parse: both texts decoded into `Value`s.
+    fn reference(input: &str, output: &str) -> Result<(), String> {
+        let out: Value =
+            serde_json::from_str(output).map_err(|e| format!("output is not JSON: {e}"))?;
+        if !out.is_object() {
+            return Err("not an object".into());
+        }
+        let Ok(input) = serde_json::from_str::<Value>(input) else {
+            return Ok(());
+        };
+        for (path, norm) in [
+            (&["apiVersion"][..], false),
+            (&["kind"][..], false),
+            (&["metadata", "name"][..], false),
+            (&["metadata", "namespace"][..], true),
+        ] {
+            let get = |v: &Value| path.iter().try_fold(v, |v, k| v.get(k)).cloned();
+            let (b, a) = (get(&input), get(&out));
+            let same = if norm {
+                empty_as_none(b.as_ref()) == empty_as_none(a.as_ref())
+            } else {
+                b == a
+            };
+            if !same {
+                return Err(path.join("."));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn agrees_with_a_full_parse() {
+        let objects = [
+            DEP,
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"default"},"spec":{"a":[1,{"b":null}],"c":"x"}}"#,
+            r#"{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"namespace":"default","name":"web"}}"#,
+            r#"{"apiVersion":"apps/v1","apiVersion":"apps/v2","kind":"Deployment","metadata":{"name":"web","namespace":"default"}}"#,
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"metadata":{"name":"web","namespace":"default"}}"#,
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":[{"name":"web"}]}"#,
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":"web"}"#,
+            r#"{"apiVersion":"apps\u002fv1","kind":"Deployment","metadata":{"name":"web","namespace":"default"}}"#,
+            r#"{"apiVersion":1,"kind":null,"metadata":{"name":{"a":1},"namespace":""}}"#,
+            r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"x","namespace":null}}"#,
+            r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"x"}}"#,
+            r#" { "apiVersion" : "v1" , "kind" : "Namespace" , "metadata" : { "name" : "x" } } "#,
+            "{}",
+        ];
+        for input in objects {
+            for output in objects {
+                let ours = transformed_object(input, output);
+                let theirs = reference(input, output);
+                assert_eq!(
+                    ours.is_ok(),
+                    theirs.is_ok(),
+                    "{input} -> {output}: {ours:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_or_trailing_text_is_not_json() {
+        for out in [
+            r#"{"apiVersion":"apps/v1"} x"#,
+            r#"{"apiVersion":"apps/v1","spec":{"a":[1,]}}"#,
+            r#"{"apiVersion":"apps/v1","spec":{"a":tru}}"#,
+            r#"{"apiVersion":"apps/v1""#,
+            "",
+        ] {
+            let err = transformed_object(DEP, out).unwrap_err();
+            assert!(err.starts_with("output is not JSON"), "{out}: {err}");
+        }
+        assert_eq!(
+            transformed_object(DEP, r#""text""#).unwrap_err(),
+            "output is a JSON string, not an object"
+        );
+        assert_eq!(
+            transformed_object(DEP, "null").unwrap_err(),
+            "output is a JSON null, not an object"
+        );
+        // An input that is not an object has nothing to preserve.
+        assert_eq!(transformed_object("[1]", "{}"), Ok(()));
+        assert_eq!(transformed_object("not json", "{}"), Ok(()));
+    }
+
     #[test]
     fn summary_shape_is_checked() {
         let mut s = Summary {
@@ -203,6 +469,19 @@ mod tests {
             "row 1 column 0: not a valid Object value"
         );
         s.rows.pop();
+        for (cell, ok) in [
+            (CellValue::Object(r#"{"a":[1]}"#.into()), true),
+            (CellValue::Object(r#"{"a":1} {}"#.into()), false),
+            (CellValue::Array(r#"[{"a":1}]"#.into()), true),
+            (CellValue::Array(r#"{"a":1}"#.into()), false),
+            (CellValue::Array("[1".into()), false),
+        ] {
+            s.rows.push(Row {
+                columns: vec![cell.clone(), CellValue::Null],
+            });
+            assert_eq!(summary(&s).is_ok(), ok, "{cell:?}");
+            s.rows.pop();
+        }
         s.aggregation_errors.push(AggregationError {
             column_name: "zz".into(),
             error: "x".into(),

@@ -8,14 +8,16 @@
 //! (or `./scripts/build-examples`).
 
 use kubestellar_plugin_sdk::{
-    ClusterContext, ConfigProblem, Plugin, PluginError, PluginInfo, PluginKind, Scope, Transformed, Transformer,
+    ClusterContext, ConfigProblem, Plugin, PluginError, PluginInfo, PluginKind, Scope, Transformed,
+    Transformer,
 };
 use serde_json::{Map, Value};
 
 /// The plugin.
 pub struct ClusterLabels;
 
-const SCHEMA: &str = r#"{"type":"object","properties":{"prefix":{"type":"string"}},"additionalProperties":false}"#;
+const SCHEMA: &str =
+    r#"{"type":"object","properties":{"prefix":{"type":"string"}},"additionalProperties":false}"#;
 
 fn prefix(config: &str) -> Result<String, String> {
     if config.trim().is_empty() {
@@ -47,18 +49,29 @@ impl Plugin for ClusterLabels {
     fn validate_config(config: &str) -> Vec<ConfigProblem> {
         match prefix(config) {
             Ok(_) => Vec::new(),
-            Err(message) => vec![ConfigProblem { field: "prefix".into(), message }],
+            Err(message) => vec![ConfigProblem {
+                field: "prefix".into(),
+                message,
+            }],
         }
     }
 }
 
 impl Transformer for ClusterLabels {
-    fn transform(object: &str, cluster: Option<&ClusterContext>, config: &str) -> Result<Transformed, PluginError> {
+    fn transform(
+        object: &str,
+        cluster: Option<&ClusterContext>,
+        config: &str,
+    ) -> Result<Transformed, PluginError> {
         let prefix = prefix(config).map_err(PluginError::from)?;
         let Some(cluster) = cluster else {
-            return Ok(Transformed { object: object.to_string(), used_cluster: false });
+            return Ok(Transformed {
+                object: object.to_string(),
+                used_cluster: false,
+            });
         };
-        let mut obj: Value = serde_json::from_str(object).map_err(|e| PluginError::from(format!("object is not JSON: {e}")))?;
+        let mut obj: Value = serde_json::from_str(object)
+            .map_err(|e| PluginError::from(format!("object is not JSON: {e}")))?;
         let meta = obj
             .as_object_mut()
             .ok_or_else(|| PluginError::from("object is not a JSON object"))?
@@ -69,12 +82,23 @@ impl Transformer for ClusterLabels {
             .ok_or_else(|| PluginError::from("metadata is not an object"))?
             .entry("labels")
             .or_insert_with(|| Value::Object(Map::new()));
-        let labels = labels.as_object_mut().ok_or_else(|| PluginError::from("labels is not an object"))?;
-        labels.insert(format!("{prefix}/cluster"), Value::String(cluster.name.clone()));
+        let labels = labels
+            .as_object_mut()
+            .ok_or_else(|| PluginError::from("labels is not an object"))?;
+        labels.insert(
+            format!("{prefix}/cluster"),
+            Value::String(cluster.name.clone()),
+        );
         if let Some(region) = cluster.label("region") {
-            labels.insert(format!("{prefix}/region"), Value::String(region.to_string()));
+            labels.insert(
+                format!("{prefix}/region"),
+                Value::String(region.to_string()),
+            );
         }
-        Ok(Transformed { object: obj.to_string(), used_cluster: true })
+        Ok(Transformed {
+            object: obj.to_string(),
+            used_cluster: true,
+        })
     }
 }
 
@@ -89,17 +113,27 @@ mod tests {
     fn labels_with_cluster_and_region() {
         let cluster = ClusterContext {
             name: "cluster1".into(),
-            labels: vec![Pair { key: "region".into(), value: "east".into() }],
+            labels: vec![Pair {
+                key: "region".into(),
+                value: "east".into(),
+            }],
             annotations: vec![],
             properties: vec![],
         };
-        let out = ClusterLabels::transform(r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#, Some(&cluster), r#"{"prefix":"ex.io"}"#)
-            .expect("transforms");
+        let out = ClusterLabels::transform(
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#,
+            Some(&cluster),
+            r#"{"prefix":"ex.io"}"#,
+        )
+        .expect("transforms");
         let v: Value = serde_json::from_str(&out.object).expect("json");
         assert_eq!(v["metadata"]["labels"]["ex.io/cluster"], "cluster1");
         assert_eq!(v["metadata"]["labels"]["ex.io/region"], "east");
         assert!(out.used_cluster);
-        assert_eq!(ClusterLabels::validate_config(r#"{"prefix":"a/b"}"#).len(), 1);
+        assert_eq!(
+            ClusterLabels::validate_config(r#"{"prefix":"a/b"}"#).len(),
+            1
+        );
         assert!(ClusterLabels::validate_config("{}").is_empty());
     }
 }
