@@ -47,7 +47,7 @@ pub struct NewArgs {
 }
 
 mod files {
-    pub const PY_SDK: &str = include_str!("../../../sdk/python/kubestellar_plugin/__init__.py");
+    pub const PY_SDK: &str = include_str!("../../../sdk/python/kubestellar_plugin.py");
     pub const PY_TESTING: &str = include_str!("../../../sdk/python/kubestellar_testing.py");
     pub const PY_TRANSFORMER: &str = include_str!("../../../sdk/python/template/transformer.py");
     pub const PY_TRANSFORMER_TEST: &str =
@@ -302,7 +302,9 @@ impl NewArgs {
                 };
                 add("app.py", fill(app));
                 add(&format!("test_{world}.py"), test.to_owned());
-                add("kubestellar_plugin/__init__.py", files::PY_SDK.to_owned());
+                // A plain module, not a package: `python3 -m unittest` discovery imports every package
+                // before the tests have generated the bindings it needs.
+                add("kubestellar_plugin.py", files::PY_SDK.to_owned());
                 add("kubestellar_testing.py", files::PY_TESTING.to_owned());
                 add(".gitignore", ".bindings/\n__pycache__/\n*.wasm\n".into());
                 manifest(Some("app.py"))

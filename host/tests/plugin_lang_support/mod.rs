@@ -184,9 +184,17 @@ pub fn ready(wds: &crate::support::Kubectl, name: &str) -> Option<(String, Strin
 
 /// Waits until WasmPlugin `name` has Ready with `reason`; returns the message.
 pub fn wait_ready_reason(wds: &crate::support::Kubectl, name: &str, reason: &str) -> String {
-    crate::support::eventually(
-        std::time::Duration::from_secs(90),
-        &format!("WasmPlugin {name} with Ready reason {reason}"),
-        || ready(wds, name).filter(|r| r.1 == reason).map(|r| r.2),
-    )
+    let start = std::time::Instant::now();
+    loop {
+        let seen = ready(wds, name);
+        match seen {
+            Some((_, r, message)) if r == reason => return message,
+            _ => assert!(
+                start.elapsed() < std::time::Duration::from_secs(90),
+                "timed out after 90 s waiting for WasmPlugin {name} with Ready reason {reason}; \
+                 last seen (status, reason, message): {seen:?}"
+            ),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
