@@ -99,6 +99,13 @@ fn restart_split() {
 
 #[test]
 fn plugins() {
+    // The scenario's user plugin is the cluster-labels example, built from source.
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = std::process::Command::new(repo.join("scripts/build-examples"))
+        .current_dir(&repo)
+        .status()
+        .expect("scripts/build-examples runs");
+    assert!(status.success(), "scripts/build-examples");
     let r = run(BenchConfig::smoke(Scenario::Plugins));
     for run in ["transform-default only", "with a user plugin"] {
         assert!(value(&r, &format!("{run}: delivered (every object in every WEC)")) > 0.0);
@@ -113,4 +120,58 @@ fn up() {
     let first = value(&r, "first delivery: in the first WEC");
     assert!(first > 0.0 && first <= value(&r, "first delivery: in every WEC"));
     assert!(value(&r, "RSS after idling") > 1.0);
+}
+
+/// The agent scenario's figures, whatever the mode: every object and ManifestWork got there.
+fn check_agent(r: &Report) {
+    // 12 objects in one namespace, each in a ManifestWork of its own.
+    let mws = value(r, "ManifestWorks written");
+    assert_eq!(mws, 13.0, "{r}");
+    assert_eq!(
+        value(r, "objects in the WEC (namespaces included)"),
+        mws,
+        "{r}"
+    );
+    let delivered = value(r, "delivered (every object in the WEC)");
+    let applied = value(r, "applied (every ManifestWork Applied=True)");
+    assert!(
+        delivered > 0.0
+            && delivered <= applied
+            && applied <= value(r, "converged (all spaces quiet)"),
+        "{r}"
+    );
+    assert!(value(r, "objects applied per second") > 0.0, "{r}");
+    assert!(value(r, "ManifestWorks Applied per second") > 0.0, "{r}");
+    // At least one apply per object in the WEC, a status write per ManifestWork in the ITS.
+    assert!(value(r, "write requests to the WEC") >= mws, "{r}");
+    assert!(
+        value(
+            r,
+            "write requests to the ITS by the agent (heartbeats included)"
+        ) >= mws,
+        "{r}"
+    );
+}
+
+#[test]
+fn agent() {
+    let r = run(BenchConfig::smoke(Scenario::Agent));
+    check_agent(&r);
+    assert!(value(&r, "peak RSS, whole system (one process)") > 1.0);
+}
+
+#[test]
+fn agent_split() {
+    let r = run(BenchConfig {
+        mode: Mode::Split,
+        ..BenchConfig::smoke(Scenario::Agent)
+    });
+    check_agent(&r);
+    let peak = value(&r, "peak RSS, agents");
+    assert!(
+        peak > 1.0 && peak >= value(&r, "RSS before the writes, agent"),
+        "{r}"
+    );
+    assert!(value(&r, "CPU, agents") > 0.0, "{r}");
+    assert!(r.value("peak RSS, controller").is_none(), "{r}");
 }

@@ -36,6 +36,8 @@ pub struct EnvConfig {
     pub run: String,
     /// Where the controller keeps precompiled plugins.
     pub plugin_cache: PathBuf,
+    /// Start the controller of the WDS (off: ManifestWorks are written to the ITS directly).
+    pub controller: bool,
 }
 
 enum Component {
@@ -92,7 +94,8 @@ pub struct Env {
 }
 
 impl Env {
-    /// Starts the spaces (and, in process, the agents), the probe and the controller.
+    /// Starts the spaces (and, in process, the agents), the probe and (if configured) the
+    /// controller.
     pub async fn start(cfg: EnvConfig) -> Result<Env, BenchError> {
         if cfg.mode == Mode::Split && cfg.exe.is_none() {
             return Err(BenchError::Setup(
@@ -140,7 +143,9 @@ impl Env {
             args.extend((1..=env.cfg.wecs).map(|i| format!("cluster{i}")));
             env.agents = Some(env.spawn(&args, "agents")?);
         }
-        env.start_controller().await?;
+        if env.cfg.controller {
+            env.start_controller().await?;
+        }
         Ok(env)
     }
 

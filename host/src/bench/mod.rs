@@ -14,8 +14,11 @@
 //! * [`Scenario::Plugins`]: the throughput run with transform-default only, then with a user
 //!   plugin on every object;
 //! * [`Scenario::Up`]: `kubestellar up --wecs N` as a user runs it: time to ready, first
-//!   delivery, idle memory and CPU.
+//!   delivery, idle memory and CPU;
+//! * [`Scenario::Agent`]: N ManifestWorks written straight into one WEC's mailbox (no
+//!   controller): objects applied per second, agent memory and CPU, writes.
 
+mod agent;
 mod churn;
 pub mod env;
 pub mod probe;
@@ -41,6 +44,7 @@ pub enum Scenario {
     Restart,
     Plugins,
     Up,
+    Agent,
 }
 
 impl Scenario {
@@ -53,6 +57,7 @@ impl Scenario {
             Scenario::Restart => "restart",
             Scenario::Plugins => "plugins",
             Scenario::Up => "up",
+            Scenario::Agent => "agent",
         }
     }
 }
@@ -78,7 +83,7 @@ pub struct BenchConfig {
     pub exe: Option<PathBuf>,
     /// Numbers of WECs (propagation runs each; the others use the first).
     pub wecs: Vec<usize>,
-    /// Objects delivered (throughput, churn, restart, plugins).
+    /// Objects delivered (throughput, churn, restart, plugins, agent).
     pub objects: usize,
     /// Repetitions per K (propagation).
     pub reps: usize,
@@ -104,6 +109,7 @@ impl BenchConfig {
             Scenario::Propagation => (vec![2, 10, 100], 0, Duration::ZERO),
             Scenario::Churn => (vec![100], 300, Duration::from_secs(60)),
             Scenario::Up => (vec![100], 0, Duration::from_secs(30)),
+            Scenario::Agent => (vec![1], 1000, Duration::ZERO),
             Scenario::Throughput | Scenario::Restart | Scenario::Plugins => {
                 (vec![100], 1000, Duration::ZERO)
             }
@@ -191,6 +197,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Report, BenchError> {
         Scenario::Churn => churn::run(cfg, &dir, &run, &mut report).await,
         Scenario::Restart => restart::run(cfg, &dir, &run, &mut report).await,
         Scenario::Up => up::run(cfg, &dir, &mut report).await,
+        Scenario::Agent => agent::run(cfg, &dir, &run, &mut report).await,
     };
     report.finish();
     if temporary {
@@ -211,5 +218,6 @@ fn env_config(cfg: &BenchConfig, dir: &std::path::Path, run: &str, wecs: usize) 
             .plugin_cache
             .clone()
             .unwrap_or_else(|| dir.join("plugin-cache")),
+        controller: true,
     }
 }

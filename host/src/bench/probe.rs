@@ -65,6 +65,10 @@ struct State {
     gone: HashMap<u32, (usize, Instant)>,
     /// WorkStatuses (namespace/name) that carry a status.
     reported: HashSet<String>,
+    /// ManifestWorks of the run (namespace/name) whose condition Applied is True, and when
+    /// the last one became so.
+    applied: HashSet<String>,
+    last_applied: Option<Instant>,
     commits: Commits,
     last_activity: Option<Instant>,
     /// Objects whose every version is kept: (space, key) -> history.
@@ -107,6 +111,41 @@ fn object_id(st: &mut State, key: &ObjectKey) -> u32 {
 #[derive(serde::Deserialize)]
 struct HasStatus {
     status: Option<serde::de::IgnoredAny>,
+}
+
+/// Just the conditions of an object's status.
+#[derive(serde::Deserialize)]
+struct Conditions {
+    #[serde(default)]
+    status: Option<ConditionList>,
+}
+
+#[derive(serde::Deserialize)]
+struct ConditionList {
+    #[serde(default)]
+    conditions: Vec<ConditionOnly>,
+}
+
+#[derive(serde::Deserialize)]
+struct ConditionOnly {
+    #[serde(rename = "type")]
+    type_: String,
+    status: String,
+}
+
+/// Whether an object's JSON has condition `Applied` with status `True`.
+fn applied_true(json: &[u8]) -> bool {
+    serde_json::from_slice::<Conditions>(json).is_ok_and(|c| {
+        c.status.is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Applied" && c.status == "True")
+        })
+    })
+}
+
+fn is_manifestwork(gr: &kubestellar_space::registry::GroupResource) -> bool {
+    gr.group == "work.open-cluster-management.io" && gr.resource == "manifestworks"
 }
 
 impl Probe {
@@ -212,6 +251,13 @@ impl Probe {
     /// WorkStatuses carrying a status.
     pub fn reported(&self) -> usize {
         self.inner.lock().reported.len()
+    }
+
+    /// ManifestWorks of the run (labelled with it) whose condition Applied is True, and when
+    /// the last of them became so.
+    pub fn applied(&self) -> (usize, Option<Instant>) {
+        let st = self.inner.lock();
+        (st.applied.len(), st.last_applied)
     }
 
     /// Committed changes so far.
@@ -355,6 +401,16 @@ impl Inner {
                     st.reported.remove(&k);
                 }
             }
+            Space::Its if is_manifestwork(gr) && self.ours(&ev.object.meta.labels).is_some() => {
+                let k = format!("{}/{}", ev.key.namespace, ev.key.name);
+                if ev.kind != EventType::Deleted && applied_true(&ev.object.json) {
+                    if st.applied.insert(k) {
+                        st.last_applied = Some(now);
+                    }
+                } else {
+                    st.applied.remove(&k);
+                }
+            }
             _ => {}
         }
     }
@@ -391,6 +447,7 @@ impl Inner {
             }
             Space::Its => {
                 let mut reported = HashSet::new();
+                let mut applied = HashSet::new();
                 store.for_each(&mut |key, obj| {
                     if key.gr.resource == "workstatuses"
                         && serde_json::from_slice::<HasStatus>(&obj.json)
@@ -398,8 +455,18 @@ impl Inner {
                     {
                         reported.insert(format!("{}/{}", key.namespace, key.name));
                     }
+                    if is_manifestwork(&key.gr)
+                        && self.ours(&obj.meta.labels).is_some()
+                        && applied_true(&obj.json)
+                    {
+                        applied.insert(format!("{}/{}", key.namespace, key.name));
+                    }
                 });
                 st.reported = reported;
+                if applied.difference(&st.applied).next().is_some() {
+                    st.last_applied = Some(now);
+                }
+                st.applied = applied;
             }
             Space::Wds => {}
         }
@@ -422,5 +489,27 @@ fn arrive(st: &mut State, wec: usize, id: u32, seq: u32, now: Instant) {
         });
         a.count += 1;
         a.last = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applied_needs_condition_applied_true() {
+        let with = |conds: Value| {
+            serde_json::to_vec(&serde_json::json!({"status": {"conditions": conds}}))
+                .unwrap_or_default()
+        };
+        assert!(applied_true(&with(serde_json::json!([
+            {"type": "Available", "status": "False"},
+            {"type": "Applied", "status": "True"},
+        ]))));
+        assert!(!applied_true(&with(serde_json::json!([
+            {"type": "Applied", "status": "False"},
+        ]))));
+        assert!(!applied_true(br#"{"spec": {}}"#));
+        assert!(!applied_true(b"not json"));
     }
 }

@@ -108,7 +108,7 @@ impl Report {
                 format!("{prefix} {part}")
             }
         };
-        let this = if u.controller.is_some() {
+        let this = if u.controller.is_some() || u.agents.is_some() {
             "spaces (+driver)"
         } else {
             "whole system (one process)"

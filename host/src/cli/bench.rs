@@ -24,6 +24,8 @@ pub enum BenchCommand {
     Plugins(BenchArgs),
     /// `kubestellar up --wecs N`: time to ready, first delivery, idle memory and CPU.
     Up(BenchArgs),
+    /// N ManifestWorks written straight to one WEC's mailbox: objects/s, agent memory and CPU.
+    Agent(BenchArgs),
     /// Run agents for many WECs in one process (used by split mode).
     #[command(hide = true)]
     Agents(AgentsArgs),
@@ -35,7 +37,7 @@ pub struct BenchArgs {
     /// Numbers of WECs, comma-separated (propagation runs each; others use the first).
     #[arg(long, value_delimiter = ',')]
     pub wecs: Vec<usize>,
-    /// Objects delivered (throughput, churn, restart, plugins).
+    /// Objects delivered (throughput, churn, restart, plugins, agent).
     #[arg(long)]
     pub objects: Option<usize>,
     /// Repetitions per number of WECs (propagation).
@@ -90,6 +92,7 @@ impl BenchCommand {
             BenchCommand::Restart(a) => (Scenario::Restart, a),
             BenchCommand::Plugins(a) => (Scenario::Plugins, a),
             BenchCommand::Up(a) => (Scenario::Up, a),
+            BenchCommand::Agent(a) => (Scenario::Agent, a),
             BenchCommand::Agents(a) => return a.run(),
         };
         let mut cfg = if args.smoke {
