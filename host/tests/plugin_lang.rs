@@ -188,8 +188,8 @@ fn example_plugins_in_three_languages() {
     let name = eventually(T, "uids", || {
         Some(format!(
             "{}.{}",
-            uid(&["deploy", "web", "-n", "shop"])?,
-            uid(&["bindingpolicy", "web"])?
+            uid(&["get", "deploy", "web", "-n", "shop"])?,
+            uid(&["get", "bindingpolicy", "web"])?
         ))
     });
     let result = eventually(T, "replica-health result, all Healthy", || {
@@ -239,9 +239,10 @@ fn example_plugins_in_three_languages() {
         (!e.is_empty()).then_some(e)
     });
     assert!(
-        errors.iter().any(|e| e.contains(
-            "plugin region-limits: WEC cluster2: property memoryLimit 'lots' is not a Kubernetes quantity"
-        )),
+        errors.iter().any(|e| e.contains("CustomTransform region-limits: plugin file://")
+            && e.ends_with(
+                "region-limits-py.wasm: WEC cluster2: property memoryLimit 'lots' is not a Kubernetes quantity"
+            )),
         "{errors:?}"
     );
     wds.ok(&["label", "configmap", "app-config", "-n", "shop", "rev=2"]);
