@@ -506,7 +506,7 @@ async fn write_binding(
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
     };
-    let before = existing
+    let mut before = existing
         .and_then(|b| b.metadata.resource_version.clone())
         .unwrap_or_default();
     let written = match existing {
@@ -515,9 +515,25 @@ async fn write_binding(
             b.spec = spec.clone();
             b.metadata.owner_references = Some(vec![owner]);
             b.metadata.managed_fields = None;
-            api.replace(name, &pp, &b)
-                .await
-                .map_err(api_err(format!("updating Binding {name}")))?
+            match api.replace(name, &pp, &b).await {
+                // The status controller writes the Binding's status too; when its write is
+                // newer than what the mirror shows, take the current object and write again
+                // at once (the spec is ours alone) rather than backing off.
+                Err(kube::Error::Api(e)) if e.code == 409 => {
+                    let mut fresh = api
+                        .get(name)
+                        .await
+                        .map_err(api_err(format!("reading Binding {name}")))?;
+                    before = fresh.metadata.resource_version.clone().unwrap_or_default();
+                    fresh.spec = spec.clone();
+                    fresh.metadata.owner_references = b.metadata.owner_references.take();
+                    fresh.metadata.managed_fields = None;
+                    api.replace(name, &pp, &fresh)
+                        .await
+                        .map_err(api_err(format!("updating Binding {name}")))?
+                }
+                other => other.map_err(api_err(format!("updating Binding {name}")))?,
+            }
         }
         None => {
             let mut b = Binding::new(name, spec.clone());
