@@ -166,11 +166,16 @@ impl Agent {
         resync.tick().await;
         loop {
             // Start what can start.
-            let ready: Vec<Work> = pending
+            let mut ready: Vec<Work> = pending
                 .iter()
                 .filter(|w| !in_flight.contains(*w))
                 .cloned()
                 .collect();
+            if ready.len() > sh.cfg.concurrency.saturating_sub(running.len()) {
+                // Namespaces and CRDs first: what lives in them fails until they exist.
+                let mws = lock(&sh.mws);
+                ready.sort_by_key(|w| !carries_prerequisite(&mws, w));
+            }
             for w in ready {
                 if running.len() >= sh.cfg.concurrency {
                     break;
@@ -247,6 +252,21 @@ impl Agent {
         tasks.abort_all();
         running.abort_all();
     }
+}
+
+/// Whether `w` applies a ManifestWork holding a Namespace or a CustomResourceDefinition.
+fn carries_prerequisite(mws: &BTreeMap<String, ManifestWork>, w: &Work) -> bool {
+    let Work::Mw(name) = w else {
+        return false;
+    };
+    mws.get(name).is_some_and(|mw| {
+        mw.spec.workload.manifests.iter().any(|m| {
+            matches!(
+                m.get("kind").and_then(serde_json::Value::as_str),
+                Some("Namespace" | "CustomResourceDefinition")
+            )
+        })
+    })
 }
 
 async fn handle(sh: &Arc<Shared>, w: &Work) -> Result<(), AgentError> {
