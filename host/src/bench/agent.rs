@@ -205,18 +205,11 @@ async fn measure(
 
     let delivered = env
         .probe
-        .wait("every object in the WEC", cfg.timeout, |p| {
-            let (n, last) = p.delivered();
-            (n >= expected).then_some(last)
-        })
+        .seconds_until_delivered("every object in the WEC", expected, t0, cfg.timeout)
         .await;
     let delivered = match delivered {
-        Ok(last) => last
-            .unwrap_or(t0)
-            .saturating_duration_since(t0)
-            .as_secs_f64(),
-        Err(e) => {
-            let (got, _) = env.probe.delivered();
+        Ok(seconds) => seconds,
+        Err((got, e)) => {
             report.add("objects in the WEC at the timeout", got as f64, "");
             report.note(format!("{e}: {got} of {expected} objects"));
             return Ok(());

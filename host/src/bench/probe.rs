@@ -274,6 +274,29 @@ impl Probe {
     pub fn lagged(&self) -> u64 {
         self.inner.lock().lagged
     }
+    /// Seconds from `t0` until `expected` objects are present in the WECs; on a timeout, how
+    /// many were there and the timeout.
+    pub async fn seconds_until_delivered(
+        &self,
+        what: &str,
+        expected: usize,
+        t0: Instant,
+        timeout: Duration,
+    ) -> Result<f64, (usize, Timeout)> {
+        let waited = self
+            .wait(what, timeout, |p| {
+                let (n, last) = p.delivered();
+                (n >= expected).then_some(last)
+            })
+            .await;
+        match waited {
+            Ok(last) => Ok(last
+                .unwrap_or(t0)
+                .saturating_duration_since(t0)
+                .as_secs_f64()),
+            Err(e) => Err((self.delivered().0, e)),
+        }
+    }
 
     /// Waits until `check` (run on every change) says yes; fails after `timeout`.
     pub async fn wait<T>(
