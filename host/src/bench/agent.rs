@@ -252,23 +252,15 @@ async fn measure(
             env.probe.applied().0
         )),
     }
-    let reported = env
-        .probe
-        .wait("every WorkStatus with status", cfg.timeout, |p| {
-            (p.reported() >= expected).then(Instant::now)
-        })
-        .await;
-    match reported {
-        Ok(at) => report.add(
-            "reported (every WorkStatus has status)",
-            (at - t0).as_secs_f64(),
-            "s",
-        ),
-        Err(e) => report.note(format!(
-            "{e}: {} of {expected} WorkStatuses",
-            env.probe.reported()
-        )),
-    }
+    super::throughput::add_reported(
+        env,
+        report,
+        "reported (every WorkStatus has status)".to_string(),
+        expected,
+        t0,
+        cfg.timeout,
+    )
+    .await;
     let settled = env.probe.settle(cfg.quiet, cfg.timeout).await?;
     report.add(
         "converged (all spaces quiet)",

@@ -123,23 +123,15 @@ pub(super) async fn deliver(
         expected as f64 / delivered.max(1e-9),
         "/s",
     );
-    let reported = env
-        .probe
-        .wait("every WorkStatus with status", cfg.timeout, |p| {
-            (p.reported() >= expected).then(Instant::now)
-        })
-        .await;
-    match reported {
-        Ok(at) => report.add(
-            name("reported (every WorkStatus has status)"),
-            (at - t0).as_secs_f64(),
-            "s",
-        ),
-        Err(e) => report.note(format!(
-            "{e}: {} of {expected} WorkStatuses",
-            env.probe.reported()
-        )),
-    }
+    add_reported(
+        env,
+        report,
+        name("reported (every WorkStatus has status)"),
+        expected,
+        t0,
+        cfg.timeout,
+    )
+    .await;
     let settled = env.probe.settle(cfg.quiet, cfg.timeout).await?;
     let converged = settled.saturating_duration_since(t0).as_secs_f64();
     outcome.converged = converged;
@@ -323,5 +315,30 @@ async fn install_plugin(
             )));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reports when every one of `expected` WorkStatuses carried status (seconds since `t0`), or,
+/// at the timeout, how many did.
+pub(super) async fn add_reported(
+    env: &Env,
+    report: &mut Report,
+    figure: String,
+    expected: usize,
+    t0: Instant,
+    timeout: Duration,
+) {
+    let reported = env
+        .probe
+        .wait("every WorkStatus with status", timeout, |p| {
+            (p.reported() >= expected).then(Instant::now)
+        })
+        .await;
+    match reported {
+        Ok(at) => report.add(figure, (at - t0).as_secs_f64(), "s"),
+        Err(e) => report.note(format!(
+            "{e}: {} of {expected} WorkStatuses",
+            env.probe.reported()
+        )),
     }
 }
