@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod objects;
 pub mod registry;
 pub mod request;
+pub mod security;
 pub mod server;
 pub mod simulator;
 pub mod space;
@@ -20,5 +21,6 @@ pub mod store;
 pub mod table;
 
 pub use handlers::router;
+pub use security::Security;
 pub use server::{RunningSpace, ServeError, start};
-pub use space::{Space, SpaceConfig};
+pub use space::{OpenError, Space, SpaceConfig};

@@ -122,7 +122,7 @@ pub fn parse_path(path: &str) -> ApiResult<Target> {
     }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     if !s.contains('%') {
         return Some(s.to_string());
     }

@@ -13,9 +13,11 @@ use serde_json::json;
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::kubeconfig::{self, KubeconfigEntry};
+use crate::kubeconfig::{self, Credential, KubeconfigContext};
 use crate::objects::WriteOptions;
-use crate::space::{Space, SpaceConfig};
+use crate::security::SecurityError;
+use crate::security::authn::{self, PeerIdentity};
+use crate::space::{OpenError, Space, SpaceConfig};
 use crate::store::StoreError;
 
 /// Errors starting a space.
@@ -43,7 +45,22 @@ pub enum ServeError {
     /// A built-in namespace could not be created.
     #[error("cannot create the built-in namespace {0}: {1}")]
     Bootstrap(String, String),
+    /// The CA, certificates or tokens could not be set up.
+    #[error(transparent)]
+    Security(#[from] SecurityError),
 }
+
+impl From<OpenError> for ServeError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Store(e) => ServeError::Store(e),
+            OpenError::Security(e) => ServeError::Security(e),
+        }
+    }
+}
+
+/// How long a client may take to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long requests in flight may take to finish at shutdown before their connections are
 /// cut (watches never finish by themselves).
@@ -63,9 +80,58 @@ pub struct RunningSpace {
 }
 
 impl RunningSpace {
-    /// `http://ADDR`
+    /// `http://ADDR`, or `https://ADDR` for a secure space (an unspecified listen address
+    /// is given as the loopback one, which the serving certificate covers).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.space.auth.is_none() {
+            return format!("http://{}", self.addr);
+        }
+        let mut a = self.addr;
+        if a.ip().is_unspecified() {
+            a.set_ip(match a {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("https://{a}")
+    }
+
+    /// The kubeconfig context of the space's admin (what `DIR/kubeconfig` holds): the CA and
+    /// the admin client certificate for a secure space, nothing for an insecure one.
+    pub fn admin_context(&self) -> KubeconfigContext {
+        let name = self.space.config.name.clone();
+        match &self.space.auth {
+            None => KubeconfigContext {
+                name,
+                server: self.url(),
+                ..Default::default()
+            },
+            Some(a) => KubeconfigContext {
+                user: format!("{name}-admin"),
+                name,
+                server: self.url(),
+                ca_pem: Some(a.pki.ca_pem().to_string()),
+                credential: Credential::ClientCertificate {
+                    cert_pem: a.pki.admin().cert_pem.clone(),
+                    key_pem: a.pki.admin().key_pem.clone(),
+                },
+            },
+        }
+    }
+
+    /// A kubeconfig context named `context` that reaches this space with `token` (from
+    /// [`Space::issue_token`]) and trusts its CA.
+    pub fn token_context(&self, context: &str, token: &str) -> KubeconfigContext {
+        let mut c = KubeconfigContext::with_token(
+            context,
+            &self.url(),
+            self.space.ca_pem().unwrap_or_default(),
+            token,
+        );
+        if self.space.auth.is_none() {
+            c.ca_pem = None;
+        }
+        c
     }
 
     /// Stops serving: lets requests in flight finish for a moment, cuts what remains
@@ -117,41 +183,54 @@ pub async fn start(config: SpaceConfig, listen: SocketAddr) -> Result<RunningSpa
         addr: listen,
         source,
     })?;
+    let tls = match &space.auth {
+        None => None,
+        Some(auth) => {
+            let mut sans = vec![listen.ip().to_string()];
+            sans.extend(space.config.tls_sans.iter().cloned());
+            let sans: Vec<String> = sans
+                .into_iter()
+                .filter(|s| {
+                    s.parse::<std::net::IpAddr>()
+                        .map_or(true, |ip| !ip.is_unspecified())
+                })
+                .collect();
+            Some(crate::security::tls::acceptor(&auth.pki, &sans)?)
+        }
+    };
     bootstrap(&space).await?;
     let (tx, rx) = oneshot::channel::<()>();
     let router = crate::handlers::router(space.clone());
-    let server = tokio::spawn(serve(listener, router, rx, space.config.name.clone()));
+    let server = tokio::spawn(serve(listener, tls, router, rx, space.config.name.clone()));
     let mut controllers = vec![tokio::spawn(crate::lifecycle::run(space.clone()))];
     if space.config.simulator {
         controllers.push(tokio::spawn(crate::simulator::run(space.clone())));
     }
     let kubeconfig = space.config.data_dir.join("kubeconfig");
-    kubeconfig::write(
-        &kubeconfig,
-        &[KubeconfigEntry {
-            name: space.config.name.clone(),
-            server: format!("http://{addr}"),
-        }],
-    )
-    .map_err(|source| ServeError::Kubeconfig {
-        path: kubeconfig.clone(),
-        source,
-    })?;
-    tracing::info!(space = %space.config.name, %addr, "space serving");
-    Ok(RunningSpace {
+    let running = RunningSpace {
         space,
         addr,
         kubeconfig,
         shutdown: Some(tx),
         server: Some(server),
         controllers,
-    })
+    };
+    kubeconfig::write_contexts(&running.kubeconfig, &[running.admin_context()]).map_err(
+        |source| ServeError::Kubeconfig {
+            path: running.kubeconfig.clone(),
+            source,
+        },
+    )?;
+    tracing::info!(space = %running.space.config.name, %addr, secure = running.space.auth.is_some(), "space serving");
+    Ok(running)
 }
 
-/// Accepts connections (HTTP/1.1 and HTTP/2, by what the client speaks) until `stop`; then
-/// lets each connection finish its requests for [`GRACE`] and cuts the rest.
+/// Accepts connections (HTTP/1.1 and HTTP/2, by what the client speaks; over TLS when `tls`
+/// is set) until `stop`; then lets each connection finish its requests for [`GRACE`] and cuts
+/// the rest.
 async fn serve(
     listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     router: axum::Router,
     mut stop: oneshot::Receiver<()>,
     name: String,
@@ -163,8 +242,8 @@ async fn serve(
         tokio::select! {
             _ = &mut stop => break,
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(s) => s,
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
                         tracing::warn!(space = %name, error = %e, "accept failed");
@@ -173,18 +252,42 @@ async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let (builder, svc, mut stopping) =
-                    (builder.clone(), TowerToHyperService::new(router.clone()), stopping.clone());
+                let (builder, router, stopping, tls, name) =
+                    (builder.clone(), router.clone(), stopping.clone(), tls.clone(), name.clone());
                 conns.spawn(async move {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stopping.changed() => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
+                    let Some(tls) = tls else {
+                        let svc = TowerToHyperService::new(router);
+                        return connection(builder, TokioIo::new(stream), svc, stopping).await;
+                    };
+                    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(space = %name, %peer, error = %e, "TLS handshake failed");
+                            return;
                         }
-                    }
+                        Err(_) => {
+                            tracing::debug!(space = %name, %peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    // The verifier accepted the chain: the leaf names the caller.
+                    let identity = PeerIdentity(
+                        stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                            .and_then(|c| authn::from_certificate(c))
+                            .map(Arc::new),
+                    );
+                    let svc = tower::ServiceExt::map_request(
+                        router,
+                        move |mut req: http::Request<hyper::body::Incoming>| {
+                            req.extensions_mut().insert(identity.clone());
+                            req
+                        },
+                    );
+                    connection(builder, TokioIo::new(stream), TowerToHyperService::new(svc), stopping).await;
                 });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
@@ -199,6 +302,32 @@ async fn serve(
         tracing::debug!(space = %name, connections = conns.len(), "connections cut at shutdown");
         conns.abort_all();
         while conns.join_next().await.is_some() {}
+    }
+}
+
+/// Serves one connection until it ends, or gracefully once `stopping` changes.
+async fn connection<I, S>(
+    builder: hyper_util::server::conn::auto::Builder<TokioExecutor>,
+    io: TokioIo<I>,
+    svc: TowerToHyperService<S>,
+    mut stopping: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<http::Request<hyper::body::Incoming>, Response = axum::response::Response>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let conn = builder.serve_connection_with_upgrades(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stopping.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }
 
@@ -223,6 +352,30 @@ async fn bootstrap(space: &Arc<Space>) -> Result<(), ServeError> {
             Ok(_) => {}
             Err(e) if e.code == 409 => {}
             Err(e) => return Err(ServeError::Bootstrap(ns.into(), e.message)),
+        }
+    }
+    if space.auth.is_some() {
+        // Created when absent only: an operator's later edits stay.
+        for (resource, body) in crate::security::rbac::bootstrap_objects() {
+            let Some(r) = space
+                .registry
+                .catalog()
+                .get("rbac.authorization.k8s.io", "v1", resource)
+            else {
+                return Err(ServeError::Bootstrap(resource.into(), "not served".into()));
+            };
+            let name = body["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if space.get_object(&r, "", &name).is_ok() {
+                continue;
+            }
+            match space.create(&r, "", body, &opts).await {
+                Ok(_) => {}
+                Err(e) if e.code == 409 => {}
+                Err(e) => return Err(ServeError::Bootstrap(name, e.message)),
+            }
         }
     }
     Ok(())

@@ -5,7 +5,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::registry::Registry;
+use crate::security::{Auth, ClientCredential, Security, SecurityError};
 use crate::store::{Store, StoreError};
+
+/// Errors opening a space.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The CA, certificates or token file could not be loaded or created.
+    #[error(transparent)]
+    Security(#[from] SecurityError),
+}
 
 /// Settings of one space.
 #[derive(Clone, Debug)]
@@ -29,6 +41,12 @@ pub struct SpaceConfig {
     /// Answer aggregated discovery (`apidiscovery.k8s.io`) when asked; off, clients fall back
     /// to the legacy per-group-version documents.
     pub aggregated_discovery: bool,
+    /// Plain HTTP for anyone, or HTTPS with authentication and RBAC. `new` picks
+    /// [`Security::Insecure`]; `kubestellar space serve` picks secure unless `--insecure`.
+    pub security: Security,
+    /// Names and addresses the serving certificate must cover besides 127.0.0.1, ::1,
+    /// localhost and the listen address.
+    pub tls_sans: Vec<String>,
 }
 
 impl SpaceConfig {
@@ -44,6 +62,8 @@ impl SpaceConfig {
             kube_minor: 33,
             aggregated_discovery: true,
             bookmark_interval: std::time::Duration::from_secs(15),
+            security: Security::Insecure,
+            tls_sans: Vec::new(),
         }
     }
 }
@@ -62,11 +82,18 @@ pub struct Space {
     pub metrics: crate::metrics::Metrics,
     /// Snapshots of lists being paged.
     pub continuations: crate::objects::continuation::Continuations,
+    /// CA, tokens and authorizer; `None` for an insecure space.
+    pub auth: Option<Auth>,
 }
 
 impl Space {
-    /// Opens the space's store and rebuilds its catalogue from stored CRDs.
-    pub fn open(config: SpaceConfig) -> Result<Arc<Space>, StoreError> {
+    /// Opens the space's store and rebuilds its catalogue from stored CRDs; for a secure
+    /// space also loads (or creates, at first start) its CA, admin certificate and tokens.
+    pub fn open(config: SpaceConfig) -> Result<Arc<Space>, OpenError> {
+        let auth = match config.security {
+            Security::Insecure => None,
+            Security::Secure => Some(Auth::open(&config.name, &config.data_dir)?),
+        };
         let store = Store::open(&config.data_dir.join("store"), config.watch_history)?;
         let space = Arc::new(Space {
             config,
@@ -75,6 +102,7 @@ impl Space {
             started: Instant::now(),
             metrics: crate::metrics::Metrics::default(),
             continuations: Default::default(),
+            auth,
         });
         space.refresh_crds();
         Ok(space)
@@ -95,5 +123,35 @@ impl Space {
             .collect();
         self.registry
             .set_crds(crds.iter().filter(|c| crate::crd::is_established(c)));
+    }
+
+    /// Creates a bearer token for `user` in `groups` (persisted in `DIR/tokens.csv`, valid
+    /// from now on and after restarts). What it may do is up to the RBAC bindings of `user`,
+    /// its groups, and `system:authenticated`.
+    pub fn issue_token(&self, user: &str, groups: &[String]) -> Result<String, SecurityError> {
+        self.auth
+            .as_ref()
+            .ok_or(SecurityError::Insecure)?
+            .tokens
+            .issue(user, groups)
+    }
+
+    /// Issues a client certificate (CN = `user`, O = `groups`) signed by the space CA; it is
+    /// not stored.
+    pub fn issue_client_certificate(
+        &self,
+        user: &str,
+        groups: &[String],
+    ) -> Result<ClientCredential, SecurityError> {
+        self.auth
+            .as_ref()
+            .ok_or(SecurityError::Insecure)?
+            .pki
+            .issue_client(user, groups)
+    }
+
+    /// The CA certificate (PEM) clients must trust; `None` for an insecure space.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.auth.as_ref().map(|a| a.pki.ca_pem())
     }
 }

@@ -5,15 +5,19 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use kubestellar_space::SpaceConfig;
+use kubestellar_space::{Security, SpaceConfig};
 
 /// Space subcommands.
 #[derive(Debug, Subcommand)]
 pub enum SpaceCommand {
     /// Serve a Kubernetes-compatible API on a durable store until Ctrl-C / SIGTERM.
     ///
-    /// Writes an admin kubeconfig to DIR/kubeconfig once the space answers. Restarting on the
-    /// same --data-dir restores every object; resourceVersions continue upward.
+    /// Serves HTTPS with a CA of its own (DIR/pki, created at first start), bearer-token
+    /// (DIR/tokens.csv) and client-certificate authentication, and RBAC authorization by the
+    /// Roles and bindings stored in the space. Writes an admin kubeconfig (CA and an admin
+    /// client certificate in group system:masters) to DIR/kubeconfig once the space answers.
+    /// Restarting on the same --data-dir restores every object, the CA, certificates and
+    /// tokens; resourceVersions continue upward.
     Serve(ServeArgs),
 }
 
@@ -35,6 +39,13 @@ pub struct ServeArgs {
     /// Watch events kept per resource, for watches that resume from a resourceVersion.
     #[arg(long, default_value_t = 1000)]
     pub watch_history: usize,
+    /// Serve plain HTTP with no authentication: anyone who reaches the port may do anything.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Extra DNS name or IP address for the serving certificate (besides 127.0.0.1, ::1,
+    /// localhost and the listen address); repeatable.
+    #[arg(long = "tls-san", value_name = "NAME")]
+    pub tls_sans: Vec<String>,
 }
 
 impl SpaceCommand {
@@ -52,6 +63,12 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         let mut config = SpaceConfig::new(&a.name, &a.data_dir);
         config.simulator = a.simulator;
         config.watch_history = a.watch_history;
+        config.security = if a.insecure {
+            Security::Insecure
+        } else {
+            Security::Secure
+        };
+        config.tls_sans = a.tls_sans.clone();
         let running = kubestellar_space::start(config, a.listen)
             .await
             .with_context(|| {

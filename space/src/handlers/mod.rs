@@ -18,6 +18,8 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::request::{Target, parse_path};
+use crate::security::Attributes;
+use crate::security::authn::{self, PeerIdentity};
 use crate::space::Space;
 
 /// Builds the router of a space: every path goes through [`dispatch`].
@@ -25,19 +27,48 @@ pub fn router(space: Arc<Space>) -> axum::Router {
     axum::Router::new().fallback(dispatch).with_state(space)
 }
 
-async fn dispatch(State(space): State<Arc<Space>>, req: Request) -> Response {
+async fn dispatch(State(space): State<Arc<Space>>, mut req: Request) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let verb = kube_verb(&req);
-    let resp = match route(&space, req).await {
-        Ok(r) => r,
+    let resp = match guard(&space, &mut req) {
         Err(e) => e.into_response(),
+        Ok(()) => match route(&space, req).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        },
     };
     let code = resp.status().as_u16();
     space.metrics.observe(verb, code, start.elapsed());
     tracing::debug!(space = %space.config.name, %method, %path, code, elapsed_us = start.elapsed().as_micros() as u64, "request");
     resp
+}
+
+/// Authenticates and authorizes a request to a secure space (health and version stay open, as
+/// kube-apiserver's `system:public-info-viewer` leaves them); the caller's identity goes into
+/// the request's extensions for access reviews.
+fn guard(space: &Space, req: &mut Request) -> ApiResult<()> {
+    let Some(auth) = &space.auth else {
+        return Ok(());
+    };
+    let path = req.uri().path().trim_end_matches('/');
+    let public = ["/healthz", "/readyz", "/livez", "/version"]
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')));
+    if public {
+        return Ok(());
+    }
+    let user = authn::authenticate(auth, req.headers(), req.extensions().get::<PeerIdentity>())?;
+    let query = crate::request::Query::parse(req.uri().query());
+    let attrs = Attributes::of_request(user, req.method(), req.uri().path(), &query);
+    let decision = auth.rbac.authorize(&space.store, &attrs);
+    if !decision.allowed {
+        tracing::debug!(space = %space.config.name, user = %attrs.user.name, verb = %attrs.verb, resource = %attrs.combined_resource(), namespace = %attrs.namespace, "forbidden");
+        return Err(attrs.forbidden(&decision.reason));
+    }
+    req.extensions_mut().insert(attrs.user);
+    Ok(())
 }
 
 /// The verb as kube-apiserver's `apiserver_request_total` names it: GET/LIST/WATCH for reads of

@@ -17,6 +17,7 @@ use crate::objects::{
 };
 use crate::registry::ResourceInfo;
 use crate::request::{Query, ResourcePath};
+use crate::security::UserInfo;
 use crate::space::Space;
 use crate::table;
 
@@ -72,7 +73,8 @@ pub async fn serve(space: &Arc<Space>, rp: ResourcePath, req: Request) -> ApiRes
         "create" => {
             let body = decode_body(headers, read_body(space, body).await?)?;
             if r.group == "authorization.k8s.io" {
-                return Ok(access_review(&r, body));
+                let caller = parts.extensions.get::<UserInfo>();
+                return Ok(access_review(space, &r, body, caller));
             }
             let opts = write_options(&q, headers)?;
             let out = space.create(&r, &ns, body, &opts).await?;
@@ -387,12 +389,19 @@ fn list(
     ))
 }
 
-/// `SelfSubjectAccessReview` and friends: every request is allowed until spaces authenticate
-/// callers (the embedded spaces run with one admin identity).
-fn access_review(r: &ResourceInfo, mut body: Value) -> Response {
+/// `SelfSubjectAccessReview` and friends: answered by the RBAC authorizer in a secure space;
+/// an insecure space allows every request, and says so.
+fn access_review(
+    space: &Space,
+    r: &ResourceInfo,
+    mut body: Value,
+    caller: Option<&UserInfo>,
+) -> Response {
     body["apiVersion"] = json!(r.api_version());
     body["kind"] = json!(r.kind);
-    if r.kind == "SelfSubjectRulesReview" {
+    if let (Some(auth), Some(caller)) = (&space.auth, caller) {
+        crate::security::review::answer(auth, &space.store, &r.kind, caller, &mut body);
+    } else if r.kind == "SelfSubjectRulesReview" {
         body["status"] = json!({
             "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
             "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
