@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clients;
 pub mod controller;
 pub mod inventory;
+pub mod leader;
 pub mod plugins;
 pub mod status;
 pub mod system;

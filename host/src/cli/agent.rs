@@ -5,7 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use super::leader_elect::LeaderElectArgs;
 use crate::agent::{Agent, AgentConfig};
+
+/// Name of the agent's leader-election Lease in its mailbox namespace, by default (the
+/// heartbeat Lease [`crate::agent::HEARTBEAT_LEASE`] is another one).
+pub const LEADER_LEASE: &str = "kubestellar-agent-leader";
 
 /// Applies the ManifestWorks of one WEC's mailbox namespace to that WEC and reports back.
 #[derive(Debug, Args)]
@@ -31,6 +36,10 @@ pub struct AgentArgs {
     /// ManifestWorks reconciled at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Leader election; the Lease is in the ITS, by default `kubestellar-agent-leader` in the
+    /// WEC's mailbox namespace.
+    #[command(flatten)]
+    pub leader: LeaderElectArgs,
 }
 
 impl AgentArgs {
@@ -49,11 +58,28 @@ impl AgentArgs {
             let mut cfg = AgentConfig::new(&self.cluster);
             cfg.field_manager = self.field_manager;
             cfg.concurrency = self.concurrency.max(1);
-            tracing::info!(cluster = %self.cluster, "agent starting");
-            Agent::new(cfg, its, wec)
-                .run(crate::cli::shutdown_signal())
-                .await;
-            tracing::info!(cluster = %self.cluster, "agent stopped");
+            let Some(le) = self.leader.config(&self.cluster, LEADER_LEASE) else {
+                tracing::info!(cluster = %self.cluster, "agent starting");
+                Agent::new(cfg, its, wec)
+                    .run(crate::cli::shutdown_signal())
+                    .await;
+                tracing::info!(cluster = %self.cluster, "agent stopped");
+                return Ok(());
+            };
+            let cluster = self.cluster.clone();
+            let client = its.clone();
+            let work = |stop| async move {
+                tracing::info!(cluster = %cluster, "agent starting");
+                Agent::new(cfg, its, wec).run(stop).await;
+                tracing::info!(cluster = %cluster, "agent stopped");
+            };
+            let led =
+                crate::leader::run_while_leader(client, le, crate::cli::shutdown_signal(), work)
+                    .await
+                    .context("leader election")?;
+            if led.is_none() {
+                tracing::info!(cluster = %self.cluster, "stopped while standing by");
+            }
             Ok(())
         })
     }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use super::leader_elect::LeaderElectArgs;
 use crate::controller::{self, ControllerConfig};
+
+/// Namespace of the controller's leader-election Lease in the WDS, by default.
+pub const LEASE_NAMESPACE: &str = "kube-system";
 
 /// Runs the binding, transport and status controllers of one WDS: BindingPolicies in the WDS
 /// become ManifestWorks in the ITS (transformed per WEC by WASM plugins), and what the WECs
@@ -39,6 +43,10 @@ pub struct ControllerArgs {
     /// Directory for compiled plugins (default: none, compile at every start).
     #[arg(long)]
     pub plugin_cache: Option<PathBuf>,
+    /// Leader election; the Lease is in the WDS, by default `kubestellar-controller-<wds-name>`
+    /// in namespace `kube-system`.
+    #[command(flatten)]
+    pub leader: LeaderElectArgs,
 }
 
 impl ControllerArgs {
@@ -59,13 +67,41 @@ impl ControllerArgs {
             cfg.max_num_wrapped = self.max_num_wrapped.max(1);
             cfg.max_size_wrapped = self.max_size_wrapped;
             cfg.plugin_cache_dir = self.plugin_cache;
-            let ctx = controller::prepare(cfg, wds, its)
+            let wds_name = self.wds_name.clone();
+            let lease = format!("kubestellar-controller-{wds_name}");
+            let Some(le) = self.leader.config(LEASE_NAMESPACE, &lease) else {
+                return run_controller(cfg, wds, its, crate::cli::shutdown_signal()).await;
+            };
+            // Standing by writes nothing: the spaces are prepared only once leading.
+            let client = wds.clone();
+            let work = |stop| run_controller(cfg, wds, its, stop);
+            match crate::leader::run_while_leader(client, le, crate::cli::shutdown_signal(), work)
                 .await
-                .context("cannot prepare the WDS and ITS")?;
-            tracing::info!(wds = %self.wds_name, "controller running");
-            controller::run(ctx, crate::cli::shutdown_signal()).await;
-            tracing::info!(wds = %self.wds_name, "controller stopped");
-            Ok(())
+                .context("leader election")?
+            {
+                Some(result) => result,
+                None => {
+                    tracing::info!(wds = %wds_name, "stopped while standing by");
+                    Ok(())
+                }
+            }
         })
     }
+}
+
+/// Prepares the spaces and runs the controllers until `stop` resolves.
+async fn run_controller(
+    cfg: ControllerConfig,
+    wds: kube::Client,
+    its: kube::Client,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let wds_name = cfg.wds_name.clone();
+    let ctx = controller::prepare(cfg, wds, its)
+        .await
+        .context("cannot prepare the WDS and ITS")?;
+    tracing::info!(wds = %wds_name, "controller running");
+    controller::run(ctx, stop).await;
+    tracing::info!(wds = %wds_name, "controller stopped");
+    Ok(())
 }

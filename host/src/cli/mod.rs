@@ -6,6 +6,7 @@ mod agent;
 mod bench;
 mod controller;
 mod get_syncing;
+mod leader_elect;
 mod plugin;
 mod plugin_build;
 mod plugin_install;
