@@ -52,6 +52,8 @@ fn serve(dir: &Path) -> (Child, String) {
             "t",
             "--listen",
             "127.0.0.1:0",
+            // Crash safety, not security, is under test: plain HTTP keeps the client simple.
+            "--insecure",
             "--data-dir",
         ])
         .arg(dir)

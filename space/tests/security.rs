@@ -135,6 +135,11 @@ fn admin_kubeconfig_uses_tls_and_can_do_everything() {
         k.ok(&["create", "deployment", "d1", "--image=nginx", "-n", &ns]);
         k.ok(&["scale", "deploy", "d1", "--replicas=2", "-n", &ns]);
         assert!(k.ok(&["get", "clusterroles"]).contains("cluster-admin"));
+        let who = k.ok(&["auth", "whoami"]);
+        assert!(
+            who.contains("kubestellar-admin") && who.contains("system:masters"),
+            "{who}"
+        );
         assert_eq!(k.ok(&["auth", "can-i", "*", "*"]).trim(), "yes");
         assert_eq!(
             k.ok(&["auth", "can-i", "delete", "nodes", "--all-namespaces"])
@@ -223,6 +228,16 @@ fn token_user_is_authorized_by_rbac_objects() {
     admin.apply(ROLE_NS1, &[]);
     for minor in KUBECTLS {
         let k = kubectl_with(minor, &bob);
+        let who = k.ok(&["auth", "whoami", "-o", "jsonpath={.status.userInfo}"]);
+        assert!(
+            who.contains(r#""username":"bob""#)
+                && who.contains(r#""dev""#)
+                && who.contains("system:authenticated"),
+            "{who}"
+        );
+        let list = k.ok(&["auth", "can-i", "--list", "-n", "ns1"]);
+        let row = support::row(&list, "configmaps").unwrap_or_default();
+        assert!(row.iter().any(|c| c == "[get"), "{list}");
         assert!(
             k.ok(&["get", "cm", "-n", "ns1", "-o", "name"])
                 .contains("configmap/c1")

@@ -72,7 +72,7 @@ pub async fn serve(space: &Arc<Space>, rp: ResourcePath, req: Request) -> ApiRes
         "get" => get(space, &r, &ns, &name, sub, &q, headers),
         "create" => {
             let body = decode_body(headers, read_body(space, body).await?)?;
-            if r.group == "authorization.k8s.io" {
+            if r.group == "authorization.k8s.io" || r.group == "authentication.k8s.io" {
                 let caller = parts.extensions.get::<UserInfo>();
                 return Ok(access_review(space, &r, body, caller));
             }
@@ -401,6 +401,8 @@ fn access_review(
     body["kind"] = json!(r.kind);
     if let (Some(auth), Some(caller)) = (&space.auth, caller) {
         crate::security::review::answer(auth, &space.store, &r.kind, caller, &mut body);
+    } else if r.kind == "SelfSubjectReview" {
+        body["status"] = json!({"userInfo": {"username": "system:anonymous", "groups": ["system:unauthenticated"]}});
     } else if r.kind == "SelfSubjectRulesReview" {
         body["status"] = json!({
             "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],

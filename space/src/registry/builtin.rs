@@ -434,13 +434,31 @@ pub(super) fn builtin_infos() -> Vec<ResourceInfo> {
             storage_version: b.version.into(),
         })
         .collect();
-    for (kind, resource) in [
-        ("SelfSubjectAccessReview", "selfsubjectaccessreviews"),
-        ("SubjectAccessReview", "subjectaccessreviews"),
-        ("SelfSubjectRulesReview", "selfsubjectrulesreviews"),
+    for (group, kind, resource) in [
+        (
+            "authorization.k8s.io",
+            "SelfSubjectAccessReview",
+            "selfsubjectaccessreviews",
+        ),
+        (
+            "authorization.k8s.io",
+            "SubjectAccessReview",
+            "subjectaccessreviews",
+        ),
+        (
+            "authorization.k8s.io",
+            "SelfSubjectRulesReview",
+            "selfsubjectrulesreviews",
+        ),
+        // `kubectl auth whoami`
+        (
+            "authentication.k8s.io",
+            "SelfSubjectReview",
+            "selfsubjectreviews",
+        ),
     ] {
         out.push(ResourceInfo {
-            group: "authorization.k8s.io".into(),
+            group: group.into(),
             version: "v1".into(),
             resource: resource.into(),
             kind: kind.into(),
@@ -452,11 +470,7 @@ pub(super) fn builtin_infos() -> Vec<ResourceInfo> {
             verbs: vec!["create"],
             has_status: false,
             scale: None,
-            schema: kubestellar_apimachinery::builtin::schema_for(
-                "authorization.k8s.io",
-                "v1",
-                kind,
-            ),
+            schema: kubestellar_apimachinery::builtin::schema_for(group, "v1", kind),
             printer_columns: Vec::new(),
             crd: None,
             storage_version: "v1".into(),

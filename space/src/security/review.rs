@@ -1,5 +1,6 @@
 //! Access reviews (`authorization.k8s.io/v1`): SelfSubjectAccessReview and SubjectAccessReview
-//! answered by the space's authorizer, SelfSubjectRulesReview listing the caller's rules.
+//! answered by the space's authorizer, SelfSubjectRulesReview listing the caller's rules; and
+//! `authentication.k8s.io/v1` SelfSubjectReview (`kubectl auth whoami`) naming the caller.
 
 use serde_json::{Value, json};
 
@@ -43,6 +44,13 @@ pub fn spec_attributes(spec: &Value, user: UserInfo) -> Attributes {
 pub fn answer(auth: &Auth, store: &Store, kind: &str, caller: &UserInfo, body: &mut Value) {
     let spec = body["spec"].clone();
     match kind {
+        "SelfSubjectReview" => {
+            let mut info = json!({"username": caller.name, "groups": caller.groups});
+            if !caller.uid.is_empty() {
+                info["uid"] = json!(caller.uid);
+            }
+            body["status"] = json!({"userInfo": info});
+        }
         "SelfSubjectRulesReview" => {
             let ns = s(&spec["namespace"]);
             let (res, non) = auth.rbac.rules_for(store, caller, &ns);
