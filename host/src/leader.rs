@@ -30,6 +30,9 @@ pub const DEFAULT_RENEW_DEADLINE: Duration = Duration::from_secs(10);
 /// Time between attempts to acquire or renew.
 pub const DEFAULT_RETRY_PERIOD: Duration = Duration::from_secs(2);
 
+/// How long after the observed expiry a standby tries again (expiry is a strict `<`).
+const EXPIRY_MARGIN: Duration = Duration::from_millis(20);
+
 /// Where the Lease is and how it is held.
 #[derive(Clone, Debug)]
 pub struct LeaderElectionConfig {
@@ -316,8 +319,29 @@ impl LeaderElector {
                     "cannot acquire the Lease; retrying"
                 ),
             }
-            tokio::time::sleep(self.cfg.retry_period).await;
+            // Try again just after the holder's Lease expires if that comes before the next
+            // retry, so a dead leader is replaced a lease duration after its last renewal.
+            let wait = match self.observed_expires_in() {
+                Some(left) if left < self.cfg.retry_period => left + EXPIRY_MARGIN,
+                _ => self.cfg.retry_period,
+            };
+            tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Time until the Lease as last seen expires (None: not seen, or already expired).
+    fn observed_expires_in(&self) -> Option<Duration> {
+        let spec = self.observed.as_ref()?.spec.as_ref()?;
+        let secs = spec
+            .lease_duration_seconds
+            .unwrap_or(self.cfg.lease_duration.as_secs() as i32);
+        let until = spec
+            .renew_time
+            .as_ref()?
+            .0
+            .checked_add(SignedDuration::from_secs(i64::from(secs)))
+            .ok()?;
+        Duration::try_from(until.duration_since(Timestamp::now())).ok()
     }
 
     /// While leading: renews every retry period; returns the reason once leadership is lost

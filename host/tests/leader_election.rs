@@ -2,8 +2,9 @@
 //! * electors on one Lease: exactly one leads, races are settled by resourceVersion, a standby
 //!   takes over after expiry (leaseTransitions + 1), a leader that loses the Lease stops its work;
 //! * two real `kubestellar controller --leader-elect` processes: SIGKILL the leader, the
-//!   standby takes over within the lease duration, delivery continues, and no ManifestWork is
-//!   written twice.
+//!   standby takes over within the lease duration, delivery continues, no ManifestWork is
+//!   written twice, and while standing by the standby sent nothing but Lease requests (each
+//!   process reaches the spaces through its own recording proxy).
 
 mod support;
 
@@ -20,6 +21,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, PostParams};
 use kubestellar::leader::{LeaderElectionConfig, LeaderElector, LeaderError, run_while_leader};
 use kubestellar::system::{System, SystemConfig};
+use kubestellar_space::kubeconfig::KubeconfigEntry;
 use serde_json::Value;
 use support::{Kubectl, Spaces, eventually};
 
@@ -326,8 +328,8 @@ struct Controller {
 }
 
 impl Controller {
-    fn start(sys: &System) -> Controller {
-        let kc = sys.kubeconfig.to_string_lossy().into_owned();
+    fn start(sys: &System, kubeconfig: &std::path::Path) -> Controller {
+        let kc = kubeconfig.to_string_lossy().into_owned();
         let cache = sys.dir.join("plugin-cache").to_string_lossy().into_owned();
         let mut child = Command::new(env!("CARGO_BIN_EXE_kubestellar"))
             .args(["--log-level", "info", "controller", "--leader-elect"])
@@ -361,6 +363,93 @@ impl Drop for Controller {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Bytes a client sent on one connection.
+type ConnLog = Arc<Mutex<Vec<u8>>>;
+
+/// A TCP proxy in front of a space (plain HTTP/1.1), recording what a client sends, so the
+/// test sees every request one controller process makes.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    /// Bytes sent by the client, per connection.
+    sent: Arc<Mutex<Vec<ConnLog>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: std::net::SocketAddr) -> Proxy {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let sent: Arc<Mutex<Vec<ConnLog>>> = Arc::default();
+        let conns = sent.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    continue;
+                };
+                let log: ConnLog = Arc::default();
+                conns
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(log.clone());
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(n) = cr.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        log.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .extend_from_slice(&buf[..n]);
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = sw.shutdown().await;
+                });
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                });
+            }
+        });
+        Proxy { addr, sent }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Bytes the client sent.
+    fn bytes(&self) -> usize {
+        let conns = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        conns
+            .iter()
+            .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+
+    /// The request lines the client sent ("VERB /path?query").
+    fn requests(&self) -> Vec<String> {
+        let conns = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for c in conns.iter() {
+            let bytes = c.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let text = String::from_utf8_lossy(&bytes);
+            for line in text.split("\r\n") {
+                // A body (JSON, no line break) runs into the next request line: skip it.
+                let line = line.rsplit('}').next().unwrap_or(line);
+                if let Some(req) = line.strip_suffix(" HTTP/1.1") {
+                    out.push(req.to_string());
+                }
+            }
+        }
+        out
     }
 }
 
@@ -432,7 +521,31 @@ fn standby_controller_takes_over_after_sigkill_without_double_writes() {
 
     let wds = Kubectl::new(33, &sys.kubeconfig).context("wds1");
     let wec = |n: &str| Kubectl::new(33, &sys.kubeconfig).context(n);
-    let mut controllers = vec![Controller::start(&sys), Controller::start(&sys)];
+    // Each controller reaches the WDS and the ITS through its own proxies.
+    let mut proxies = Vec::new();
+    let mut controllers = Vec::new();
+    for i in 0..2 {
+        let upstream = |n: &str| sys.space(n).expect("space").addr;
+        let wds_proxy = rt.block_on(Proxy::start(upstream("wds1")));
+        let its_proxy = rt.block_on(Proxy::start(upstream("its1")));
+        let kc = dir.path().join(format!("controller-{i}.kubeconfig"));
+        kubestellar_space::kubeconfig::write(
+            &kc,
+            &[
+                KubeconfigEntry {
+                    name: "wds1".into(),
+                    server: wds_proxy.url(),
+                },
+                KubeconfigEntry {
+                    name: "its1".into(),
+                    server: its_proxy.url(),
+                },
+            ],
+        )
+        .expect("kubeconfig");
+        controllers.push(Controller::start(&sys, &kc));
+        proxies.push((wds_proxy, its_proxy));
+    }
     let leases: Api<Lease> = Api::namespaced(
         rt.block_on(sys.client("wds1")).expect("wds client"),
         "kube-system",
@@ -461,6 +574,35 @@ fn standby_controller_takes_over_after_sigkill_without_double_writes() {
                 .filter(|v| v == "1")
         });
     }
+    // The standby made no request to the ITS, and in the WDS only read and tried its Lease;
+    // the leader did the work through its proxies.
+    let (standby_wds, standby_its) = &proxies[1 - li];
+    let (_, leader_its) = &proxies[li];
+    assert_eq!(
+        standby_its.bytes(),
+        0,
+        "the standby talked to the ITS: {:?}",
+        standby_its.requests()
+    );
+    let lease_path = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases";
+    let standby_reqs = standby_wds.requests();
+    assert!(!standby_reqs.is_empty(), "the standby polls its Lease");
+    assert!(
+        standby_reqs.iter().all(|r| r
+            .split(' ')
+            .nth(1)
+            .is_some_and(|p| p.starts_with(lease_path))),
+        "the standby sent more than Lease requests to the WDS: {standby_reqs:#?}"
+    );
+    let leader_writes = leader_its
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/manifestworks") && !r.starts_with("GET "))
+        .count();
+    assert!(
+        leader_writes >= 4,
+        "the leader wrote ManifestWorks through its proxy"
+    );
     let standby_log = controllers[1 - li].log();
     assert!(
         standby_log.contains("standing by"),
@@ -479,13 +621,20 @@ fn standby_controller_takes_over_after_sigkill_without_double_writes() {
         get_lease().filter(|l| pid_of(&holder(l)) == Some(standby_pid))
     });
     let took = killed.elapsed();
+    eprintln!("standby took over {took:?} after the SIGKILL");
     assert!(
-        took <= Duration::from_secs(15) + Duration::from_secs(3),
+        took <= Duration::from_secs(15) + Duration::from_secs(2),
         "standby took over after {took:?}"
     );
     assert!(
         transitions(&l) >= 1,
         "leaseTransitions counted the takeover"
+    );
+
+    eventually(
+        Duration::from_secs(20),
+        "the new leader works in the ITS",
+        || (!standby_its.requests().is_empty()).then_some(()),
     );
 
     // Delivery continues through the new leader.
