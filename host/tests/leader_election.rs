@@ -321,26 +321,22 @@ metadata:
 data: {v: "2"}
 "#;
 
-/// A `kubestellar controller --leader-elect` child, killed on drop; its stderr is kept.
-struct Controller {
+/// A `kubestellar` child process, killed on drop; its stderr is kept.
+struct Replica {
     child: Child,
     log: Arc<Mutex<String>>,
 }
 
-impl Controller {
-    fn start(sys: &System, kubeconfig: &std::path::Path) -> Controller {
-        let kc = kubeconfig.to_string_lossy().into_owned();
-        let cache = sys.dir.join("plugin-cache").to_string_lossy().into_owned();
+impl Replica {
+    fn spawn(args: &[&str]) -> Replica {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kubestellar"))
-            .args(["--log-level", "info", "controller", "--leader-elect"])
-            .args(["--wds-kubeconfig", &kc, "--wds-context", "wds1"])
-            .args(["--its-kubeconfig", &kc, "--its-context", "its1"])
-            .args(["--wds-name", "wds1", "--plugin-cache", &cache])
+            .args(["--log-level", "info"])
+            .args(args)
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("kubestellar controller starts");
+            .expect("kubestellar starts");
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().expect("stderr");
         let sink = log.clone();
@@ -351,7 +347,48 @@ impl Controller {
                 l.push('\n');
             }
         });
-        Controller { child, log }
+        Replica { child, log }
+    }
+
+    /// `kubestellar controller --leader-elect` of wds1.
+    fn controller(sys: &System, kubeconfig: &std::path::Path) -> Replica {
+        let kc = kubeconfig.to_string_lossy().into_owned();
+        let cache = sys.dir.join("plugin-cache").to_string_lossy().into_owned();
+        Replica::spawn(&[
+            "controller",
+            "--leader-elect",
+            "--wds-kubeconfig",
+            &kc,
+            "--wds-context",
+            "wds1",
+            "--its-kubeconfig",
+            &kc,
+            "--its-context",
+            "its1",
+            "--wds-name",
+            "wds1",
+            "--plugin-cache",
+            &cache,
+        ])
+    }
+
+    /// `kubestellar agent --leader-elect` of `cluster`.
+    fn agent(sys: &System, cluster: &str) -> Replica {
+        let kc = sys.kubeconfig.to_string_lossy().into_owned();
+        Replica::spawn(&[
+            "agent",
+            "--leader-elect",
+            "--cluster",
+            cluster,
+            "--its-kubeconfig",
+            &kc,
+            "--its-context",
+            "its1",
+            "--wec-kubeconfig",
+            &kc,
+            "--wec-context",
+            cluster,
+        ])
     }
 
     fn log(&self) -> String {
@@ -359,7 +396,7 @@ impl Controller {
     }
 }
 
-impl Drop for Controller {
+impl Drop for Replica {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -543,7 +580,7 @@ fn standby_controller_takes_over_after_sigkill_without_double_writes() {
             ],
         )
         .expect("kubeconfig");
-        controllers.push(Controller::start(&sys, &kc));
+        controllers.push(Replica::controller(&sys, &kc));
         proxies.push((wds_proxy, its_proxy));
     }
     let leases: Api<Lease> = Api::namespaced(
@@ -679,5 +716,90 @@ fn standby_controller_takes_over_after_sigkill_without_double_writes() {
         history.keys().collect::<Vec<_>>()
     );
     drop(controllers);
+    rt.block_on(sys.stop());
+}
+
+#[test]
+fn agent_replicas_one_applies_and_a_graceful_stop_hands_over_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut cfg = SystemConfig::new(dir.path(), 1);
+    cfg.agents = false;
+    let sys = rt
+        .block_on(System::start(cfg, &|_| {}))
+        .expect("system starts");
+    let its = rt.block_on(sys.client("its1")).expect("its client");
+    let leases: Api<Lease> = Api::namespaced(its, "cluster1");
+    let get = |name: &str| rt.block_on(leases.get_opt(name)).ok().flatten();
+    let mut agents = vec![
+        Replica::agent(&sys, "cluster1"),
+        Replica::agent(&sys, "cluster1"),
+    ];
+    let pid_of = |h: &str| h.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+    let first = eventually(Duration::from_secs(20), "an agent leads", || {
+        get("kubestellar-agent-leader")
+            .map(|l| holder(&l))
+            .filter(|h| !h.is_empty())
+    });
+    let li = agents
+        .iter()
+        .position(|a| Some(a.child.id()) == pid_of(&first))
+        .expect("the holder is one of the two children");
+    let standby_pid = agents[1 - li].child.id();
+
+    let wds = Kubectl::new(33, &sys.kubeconfig).context("wds1");
+    let wec = Kubectl::new(33, &sys.kubeconfig).context("cluster1");
+    wds.apply(WORKLOAD);
+    eventually(
+        Duration::from_secs(30),
+        "`before` applied by the leader",
+        || {
+            wec.jsonpath(&["-n", "ha", "get", "configmap", "before"], "{.data.v}")
+                .filter(|v| v == "1")
+        },
+    );
+    // The heartbeat Lease (read by `kubestellar status`) is a separate Lease, kept by the
+    // leader.
+    assert!(get(kubestellar::agent::HEARTBEAT_LEASE).is_some());
+    let standby_log = agents[1 - li].log();
+    assert!(
+        standby_log.contains("standing by") && !standby_log.contains("agent starting"),
+        "the standby waits and does not run the agent:\n{standby_log}"
+    );
+
+    // SIGTERM: the leader stops, releases the Lease, and the standby takes it without
+    // waiting for expiry.
+    let status = Command::new("kill")
+        .args(["-TERM", &agents[li].child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let stopped = Instant::now();
+    let exit = agents[li].child.wait().expect("leader exits");
+    assert!(exit.success(), "a graceful stop exits 0: {exit:?}");
+    eventually(Duration::from_secs(5), "the standby leads", || {
+        get("kubestellar-agent-leader").filter(|l| pid_of(&holder(l)) == Some(standby_pid))
+    });
+    let took = stopped.elapsed();
+    assert!(took < Duration::from_secs(5), "handover took {took:?}");
+    assert!(
+        agents[li].log().contains("released the Lease"),
+        "{}",
+        agents[li].log()
+    );
+    wds.apply(AFTER);
+    eventually(
+        Duration::from_secs(30),
+        "`after` applied by the new leader",
+        || {
+            wec.jsonpath(&["-n", "ha", "get", "configmap", "after"], "{.data.v}")
+                .filter(|v| v == "2")
+        },
+    );
+    agents.clear();
     rt.block_on(sys.stop());
 }

@@ -12,10 +12,12 @@ pub struct LeaderElectArgs {
     /// Work only while holding a Lease, so that standby replicas can take over (default off).
     #[arg(long)]
     pub leader_elect: bool,
-    /// Name of the Lease (default depends on the command).
+    /// Name of the Lease (default: controller `kubestellar-controller-<wds-name>`, agent
+    /// `kubestellar-agent-leader`).
     #[arg(long, requires = "leader_elect")]
     pub leader_elect_lease_name: Option<String>,
-    /// Namespace of the Lease (default depends on the command).
+    /// Namespace of the Lease (default: controller `kube-system` in the WDS, agent the WEC's
+    /// mailbox namespace in the ITS).
     #[arg(long, requires = "leader_elect")]
     pub leader_elect_namespace: Option<String>,
 }
