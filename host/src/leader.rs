@@ -152,6 +152,8 @@ pub struct LeaderElector {
     cfg: LeaderElectionConfig,
     /// The Lease as last read or written.
     observed: Option<Lease>,
+    /// When the last successful acquire or renew started (its renewTime was stamped then).
+    renewed_at: Option<Instant>,
 }
 
 fn now_micro() -> MicroTime {
@@ -166,6 +168,7 @@ impl LeaderElector {
             api: Api::namespaced(client, &cfg.namespace),
             cfg,
             observed: None,
+            renewed_at: None,
         })
     }
 
@@ -212,6 +215,7 @@ impl LeaderElector {
     /// it over if it expired. `Ok(true)`: this candidate holds it now; `Ok(false)`: another
     /// does (or won a race for it).
     pub async fn try_acquire_or_renew(&mut self) -> Result<bool, LeaderError> {
+        let started = Instant::now();
         let now = now_micro();
         let secs = self.cfg.lease_duration.as_secs() as i32;
         let Some(current) = self
@@ -238,6 +242,7 @@ impl LeaderElector {
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(created) => {
                     self.observed = Some(created);
+                    self.renewed_at = Some(started);
                     Ok(true)
                 }
                 // Another candidate created it first.
@@ -287,6 +292,7 @@ impl LeaderElector {
                     );
                 }
                 self.observed = Some(written);
+                self.renewed_at = Some(started);
                 Ok(true)
             }
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
@@ -347,25 +353,20 @@ impl LeaderElector {
     /// While leading: renews every retry period; returns the reason once leadership is lost
     /// (another holder seen, or no renewal succeeded within the renew deadline).
     pub async fn renew_until_lost(&mut self) -> LeaderError {
-        // The deadline counts from when the last successful renewal was sent: its renewTime
-        // was stamped just before, and standbys count the lease duration from that.
-        let mut last_sent = Instant::now();
+        // The deadline counts from when the last successful renewal started: its renewTime
+        // was stamped then, and standbys count the lease duration from that.
         loop {
             tokio::time::sleep(self.cfg.retry_period).await;
-            let deadline = last_sent + self.cfg.renew_deadline;
+            let deadline = self.renewed_at.unwrap_or_else(Instant::now) + self.cfg.renew_deadline;
             loop {
-                let sent = Instant::now();
-                if sent >= deadline {
+                if Instant::now() >= deadline {
                     return self.lost(format!(
                         "not renewed within the renew deadline of {:?}",
                         self.cfg.renew_deadline
                     ));
                 }
                 match tokio::time::timeout_at(deadline, self.try_acquire_or_renew()).await {
-                    Ok(Ok(true)) => {
-                        last_sent = sent;
-                        break;
-                    }
+                    Ok(Ok(true)) => break,
                     Ok(Ok(false)) => {
                         let holder = self.observed_holder().unwrap_or_default().to_string();
                         if holder != self.cfg.identity {
