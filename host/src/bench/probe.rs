@@ -70,6 +70,8 @@ struct State {
     applied: HashSet<String>,
     last_applied: Option<Instant>,
     commits: Commits,
+    /// Committed changes per (space kind, resource, event type), for the write breakdown.
+    by_resource: HashMap<(&'static str, String, &'static str), u64>,
     last_activity: Option<Instant>,
     /// Objects whose every version is kept: (space, key) -> history.
     watched: HashMap<(Space, ObjectKey), History>,
@@ -265,6 +267,19 @@ impl Probe {
         self.inner.lock().commits
     }
 
+    /// Committed changes per (space kind, resource, event type), most first.
+    pub fn commits_by_resource(&self) -> Vec<((&'static str, String, &'static str), u64)> {
+        let mut v: Vec<_> = self
+            .inner
+            .lock()
+            .by_resource
+            .iter()
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
     /// When anything but a heartbeat or an Event was last committed in any space.
     pub fn last_activity(&self) -> Option<Instant> {
         self.inner.lock().last_activity
@@ -386,11 +401,23 @@ impl Inner {
         }
         if !event {
             st.last_activity = Some(now);
-            match space {
-                Space::Wds => st.commits.wds += 1,
-                Space::Its => st.commits.its += 1,
-                Space::Wec(_) => st.commits.wecs += 1,
-            }
+            let which = match space {
+                Space::Wds => {
+                    st.commits.wds += 1;
+                    "WDS"
+                }
+                Space::Its => {
+                    st.commits.its += 1;
+                    "ITS"
+                }
+                Space::Wec(_) => {
+                    st.commits.wecs += 1;
+                    "WECs"
+                }
+            };
+            *st.by_resource
+                .entry((which, gr.resource.clone(), ev.kind.as_str()))
+                .or_default() += 1;
         }
         if !st.watched.is_empty()
             && let Some(history) = st.watched.get_mut(&(space, ev.key.clone()))

@@ -90,6 +90,8 @@ pub(super) async fn deliver(
     let expected = (n + namespaces.len()) * k;
     let writes_before = [env.write_requests(WDS), env.write_requests(ITS)];
     let commits_before = env.probe.commits();
+    let by_resource_before: std::collections::HashMap<_, _> =
+        env.probe.commits_by_resource().into_iter().collect();
     let t0 = Instant::now();
     workload::apply_policy(&env.wds, &workload::policy(run, group, None, false)).await?;
     let mut outcome = Outcome::default();
@@ -169,6 +171,25 @@ pub(super) async fn deliver(
         "",
     );
     report.add(name("objects in the ITS"), env.objects(ITS) as f64, "");
+    // Where the writes went: the biggest contributors, for finding what to cut.
+    let mut by_resource: Vec<_> = env
+        .probe
+        .commits_by_resource()
+        .into_iter()
+        .map(|(k, n)| {
+            let before = by_resource_before.get(&k).copied().unwrap_or(0);
+            (k, n - before)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    by_resource.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    for ((space, resource, kind), n) in by_resource.into_iter().take(8) {
+        report.add(
+            name(&format!("changes: {space} {resource} {kind}")),
+            n as f64,
+            "",
+        );
+    }
     if env.probe.lagged() > 0 {
         report.note(format!(
             "the probe fell behind and missed {} events (arrival times of those are late)",

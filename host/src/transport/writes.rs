@@ -12,8 +12,13 @@ use super::{FIELD_MANAGER, Shared, TransportError, api_err};
 use crate::api::labels::BINDING_FINALIZER;
 use crate::api::{Binding, ManifestWork};
 
-/// Applies ManifestWorks `(namespace, name, body)`, a few at once; returns how many were
-/// written, failing if any failed.
+/// ManifestWork writes in flight at once. The space commits concurrent writes in one batch
+/// (one fsync), so throughput grows with this until the server's CPU is the limit: at 8 the
+/// controller delivered about 100 ManifestWorks/s to 100 WECs, bound by commit latency.
+const APPLY_CONCURRENCY: usize = 64;
+
+/// Applies ManifestWorks `(namespace, name, body)`, [`APPLY_CONCURRENCY`] at once; returns how
+/// many were written, failing if any failed.
 pub(super) async fn apply_works(
     sh: &Shared,
     writes: Vec<(String, String, Value)>,
@@ -33,7 +38,7 @@ pub(super) async fn apply_works(
                 .map_err(api_err(format!("applying ManifestWork {ns}/{n}")))
             }
         })
-        .buffer_unordered(8)
+        .buffer_unordered(APPLY_CONCURRENCY)
         .collect()
         .await;
     let applied = results.iter().filter(|r| r.is_ok()).count();
