@@ -67,3 +67,24 @@ pub async fn client(
     };
     kube::Client::try_from(config).map_err(ClientError::Client)
 }
+
+/// A client for one kubeconfig context held in memory (credentials that never touch disk,
+/// such as an in-process agent's client certificate).
+pub async fn client_for_context(
+    context: &kubestellar_space::kubeconfig::KubeconfigContext,
+) -> Result<kube::Client, ClientError> {
+    let path = PathBuf::from(format!("<in-memory context {}>", context.name));
+    let text = kubestellar_space::kubeconfig::render_contexts(std::slice::from_ref(context));
+    let kc = Kubeconfig::from_yaml(&text).map_err(|source| ClientError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let opts = KubeConfigOptions {
+        context: Some(context.name.clone()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .map_err(|source| ClientError::Config { path, source })?;
+    kube::Client::try_from(config).map_err(ClientError::Client)
+}

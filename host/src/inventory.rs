@@ -42,6 +42,66 @@ pub struct Registration {
     pub properties: BTreeMap<String, String>,
 }
 
+/// The group every agent identity belongs to.
+pub const AGENTS_GROUP: &str = "kubestellar:agents";
+
+/// Name of the Role (and RoleBinding) granting a WEC's agent its mailbox.
+pub const AGENT_ROLE: &str = "kubestellar-agent";
+
+/// The ITS user name of WEC `wec`'s agent.
+pub fn agent_user(wec: &str) -> String {
+    format!("kubestellar:agent:{wec}")
+}
+
+/// What an agent may do in its own mailbox namespace of the ITS, and nothing elsewhere: read
+/// its ManifestWorks and report on them, keep its WorkStatuses and UpsyncedObjects, renew its
+/// Leases (heartbeat, leadership), read its upsync configuration.
+fn agent_rules() -> serde_json::Value {
+    let rw = json!([
+        "get", "list", "watch", "create", "update", "patch", "delete"
+    ]);
+    json!([
+        {"apiGroups": ["work.open-cluster-management.io"], "resources": ["manifestworks"],
+         "verbs": ["get", "list", "watch", "update", "patch"]},
+        {"apiGroups": ["work.open-cluster-management.io"], "resources": ["manifestworks/status"],
+         "verbs": ["get", "update", "patch"]},
+        {"apiGroups": ["control.kubestellar.io"],
+         "resources": ["workstatuses", "workstatuses/status", "upsyncedobjects", "upsyncedobjects/status"],
+         "verbs": rw},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "verbs": ["get", "list", "watch", "create", "update", "patch"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    ])
+}
+
+/// Grants `user` (WEC `wec`'s agent) its mailbox namespace: a Role and a RoleBinding there.
+pub async fn grant_agent(its: &kube::Client, wec: &str, user: &str) -> Result<(), InventoryError> {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    check_name(wec)?;
+    let params = PatchParams::apply(MANAGER).force();
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": AGENT_ROLE, "namespace": wec},
+        "rules": agent_rules(),
+    });
+    Api::<Role>::namespaced(its.clone(), wec)
+        .patch(AGENT_ROLE, &params, &Patch::Apply(&role))
+        .await
+        .map_err(api_err(format!("Role {wec}/{AGENT_ROLE}")))?;
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": AGENT_ROLE, "namespace": wec},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": AGENT_ROLE},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    });
+    Api::<RoleBinding>::namespaced(its.clone(), wec)
+        .patch(AGENT_ROLE, &params, &Patch::Apply(&binding))
+        .await
+        .map_err(api_err(format!("RoleBinding {wec}/{AGENT_ROLE}")))?;
+    Ok(())
+}
+
 /// Checks a WEC name: it becomes a namespace name.
 pub fn check_name(name: &str) -> Result<(), InventoryError> {
     if kubestellar_apimachinery::validation::is_dns1123_label(name).is_empty() {

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use kubestellar_space::kubeconfig::{self, KubeconfigEntry};
+use kubestellar_space::kubeconfig::{self, Credential, KubeconfigContext};
+use kubestellar_space::security::Security;
 use kubestellar_space::{RunningSpace, SpaceConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -83,6 +84,9 @@ pub struct SystemConfig {
     /// Run the controllers of the WDSes in this process (off: the spaces are still prepared
     /// and the default plugins declared; the controllers run elsewhere).
     pub controllers: bool,
+    /// Serve plain HTTP without authentication (off: HTTPS with a CA per space, the admin
+    /// credential in the kubeconfig, RBAC, and each agent limited to its own mailbox).
+    pub insecure: bool,
 }
 
 impl SystemConfig {
@@ -96,6 +100,7 @@ impl SystemConfig {
             wecs: (1..=n).map(WecSpec::numbered).collect(),
             agents: true,
             controllers: true,
+            insecure: false,
         }
     }
 }
@@ -239,6 +244,11 @@ impl System {
         let starts = names.iter().map(|n| {
             let mut sc = SpaceConfig::new(n.clone(), cfg.dir.join("spaces").join(n));
             sc.simulator = wec_names.contains(n);
+            sc.security = if cfg.insecure {
+                Security::Insecure
+            } else {
+                Security::Secure
+            };
             let port = state.ports.get(n).copied().unwrap_or(0);
             let addr = SocketAddr::new(cfg.host, port);
             let name = n.clone();
@@ -326,8 +336,9 @@ impl System {
         // One agent per WEC, as a task of this process (same code as `kubestellar agent`).
         for w in self.wecs.clone().into_iter().filter(|_| cfg.agents) {
             let wec = self.client(&w.name).await?;
+            let agent_its = self.agent_its_client(&its, &w.name).await?;
             let (tx, rx) = oneshot::channel::<()>();
-            let agent = Agent::new(AgentConfig::new(&w.name), its.clone(), wec);
+            let agent = Agent::new(AgentConfig::new(&w.name), agent_its, wec);
             self.tasks.spawn(agent.run(async {
                 let _ = rx.await;
             }));
@@ -390,6 +401,50 @@ impl System {
             })
     }
 
+    /// The ITS client of WEC `wec`'s agent: in a secure system, an identity of its own that
+    /// may only use the WEC's mailbox namespace (granted here with a Role); otherwise the
+    /// admin client.
+    async fn agent_its_client(
+        &self,
+        its_admin: &kube::Client,
+        wec: &str,
+    ) -> Result<kube::Client, SystemError> {
+        let its = self
+            .spaces
+            .get(&self.its)
+            .ok_or_else(|| SystemError::Invalid(format!("no space {:?}", self.its)))?;
+        if its.space.ca_pem().is_none() {
+            return Ok(its_admin.clone());
+        }
+        let user = inventory::agent_user(wec);
+        inventory::grant_agent(its_admin, wec, &user)
+            .await
+            .map_err(|source| SystemError::Register {
+                name: wec.to_string(),
+                source,
+            })?;
+        let cert = its
+            .space
+            .issue_client_certificate(&user, &[inventory::AGENTS_GROUP.to_string()])
+            .map_err(|e| SystemError::Invalid(format!("credential of {wec}'s agent: {e}")))?;
+        let context = KubeconfigContext {
+            name: self.its.clone(),
+            user: user.clone(),
+            server: its.url(),
+            ca_pem: its.space.ca_pem().map(str::to_string),
+            credential: Credential::ClientCertificate {
+                cert_pem: cert.cert_pem,
+                key_pem: cert.key_pem,
+            },
+        };
+        crate::clients::client_for_context(&context)
+            .await
+            .map_err(|source| SystemError::Client {
+                name: format!("{} (as {user})", self.its),
+                source,
+            })
+    }
+
     /// The running space called `name`.
     pub fn space(&self, name: &str) -> Option<&RunningSpace> {
         self.spaces.get(name)
@@ -405,16 +460,11 @@ impl System {
         let mut order: Vec<&String> = self.wds.iter().collect();
         order.push(&self.its);
         order.extend(self.wecs.iter().map(|w| &w.name));
-        let entries: Vec<KubeconfigEntry> = order
+        let contexts: Vec<KubeconfigContext> = order
             .into_iter()
-            .filter_map(|n| {
-                self.spaces.get(n).map(|s| KubeconfigEntry {
-                    name: n.clone(),
-                    server: s.url(),
-                })
-            })
+            .filter_map(|n| self.spaces.get(n).map(RunningSpace::admin_context))
             .collect();
-        kubeconfig::write(&self.kubeconfig, &entries).map_err(io_err(&self.kubeconfig))
+        kubeconfig::write_contexts(&self.kubeconfig, &contexts).map_err(io_err(&self.kubeconfig))
     }
 
     /// Stops controllers and agents, then the spaces.

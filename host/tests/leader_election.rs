@@ -364,6 +364,8 @@ fn standby_controller_takes_over_after_sigkill_without_double_writes() {
         .expect("runtime");
     let mut cfg = SystemConfig::new(dir.path(), 2);
     cfg.controllers = false;
+    // The recording proxies read the controllers' requests, so they must be plain HTTP.
+    cfg.insecure = true;
     let sys = rt
         .block_on(System::start(cfg, &|_| {}))
         .expect("system starts");

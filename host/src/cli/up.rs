@@ -35,6 +35,11 @@ pub struct UpArgs {
     /// Address the spaces listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
+    /// Serve plain HTTP without authentication or authorization (default: HTTPS with a CA per
+    /// space, an admin credential in DIR/kubeconfig, RBAC, and each agent confined to its
+    /// WEC's mailbox namespace).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// `NAME[:k=v,k=v]`
@@ -110,6 +115,7 @@ impl UpArgs {
         let n = self.wecs.unwrap_or(if self.wec.is_empty() { 2 } else { 0 });
         let mut cfg = SystemConfig::new(&self.dir, n);
         cfg.host = self.host;
+        cfg.insecure = self.insecure;
         cfg.wecs.extend(self.wec.iter().cloned());
         if !self.wds.is_empty() {
             cfg.wds = self.wds.clone();

@@ -1,0 +1,200 @@
+//! The embedded system is secure by default: HTTPS with a CA per space, the admin credential in
+//! the kubeconfig, RBAC in every space, and each agent working under an identity confined to its
+//! WEC's mailbox namespace of the ITS (checked here with that very identity and with kubectl's
+//! impersonation).
+
+mod support;
+
+use std::time::Duration;
+
+use kube::api::{Api, ListParams, PostParams};
+use kubestellar::api::ManifestWork;
+use kubestellar::inventory::{AGENTS_GROUP, agent_user};
+use kubestellar::system::{System, SystemConfig};
+use kubestellar_space::kubeconfig::{Credential, KubeconfigContext};
+use serde_json::json;
+use support::{Kubectl, eventually};
+
+const T: Duration = Duration::from_secs(30);
+
+fn status_code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+#[test]
+fn agents_are_confined_to_their_mailbox_and_strangers_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let system = rt
+        .block_on(System::start(SystemConfig::new(dir.path(), 2), &|_| {}))
+        .expect("system starts");
+    let kc = system.kubeconfig.clone();
+    let text = std::fs::read_to_string(&kc).expect("kubeconfig");
+    assert!(text.contains("https://"), "{text}");
+    assert!(text.contains("certificate-authority-data"), "{text}");
+
+    // The admin (kubectl over TLS with the written kubeconfig) can do everything, and delivery
+    // works with agents under their confined identities.
+    let wds = Kubectl::new(33, &kc).context("wds1");
+    let its = Kubectl::new(33, &kc).context("its1");
+    let c1 = Kubectl::new(33, &kc).context("cluster1");
+    wds.apply(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata: {name: sec, namespace: default, labels: {app: sec}}
+data: {a: "1"}
+---
+apiVersion: control.kubestellar.io/v1alpha1
+kind: BindingPolicy
+metadata: {name: sec}
+spec:
+  clusterSelectors: [{matchLabels: {location-group: edge}}]
+  downsync: [{objectSelectors: [{matchLabels: {app: sec}}]}]
+"#,
+    );
+    eventually(T, "ConfigMap delivered to cluster1", || {
+        c1.jsonpath(&["get", "cm", "sec", "-n", "default"], "{.data.a}")
+            .filter(|v| v == "1")
+    });
+    eventually(T, "WorkStatus reported by cluster1's agent", || {
+        its.jsonpath(
+            &["get", "workstatuses", "-n", "cluster1", "-o", "name"],
+            "{}",
+        )
+        .filter(|v| !v.is_empty())
+    });
+
+    // kubectl auth can-i, impersonating cluster1's agent, answers as RBAC says.
+    let can = |args: &[&str]| -> String {
+        let mut a = vec!["auth", "can-i"];
+        a.extend_from_slice(args);
+        let user = agent_user("cluster1");
+        a.extend_from_slice(&["--as", &user, "--as-group", AGENTS_GROUP]);
+        let (_, out, _) = its.run(&a, None);
+        out.trim().to_string()
+    };
+    assert_eq!(can(&["list", "manifestworks", "-n", "cluster1"]), "yes");
+    assert_eq!(
+        can(&[
+            "patch",
+            "manifestworks",
+            "--subresource=status",
+            "-n",
+            "cluster1"
+        ]),
+        "yes"
+    );
+    assert_eq!(can(&["list", "manifestworks", "-n", "cluster2"]), "no");
+    assert_eq!(can(&["create", "manifestworks", "-n", "cluster1"]), "no");
+    assert_eq!(can(&["list", "managedclusters"]), "no");
+    assert_eq!(can(&["get", "secrets", "-n", "cluster1"]), "no");
+
+    // The agent's own identity (a client certificate from the ITS CA, as the system gives it).
+    let its_space = system.space("its1").expect("ITS");
+    let cert = its_space
+        .space
+        .issue_client_certificate(&agent_user("cluster1"), &[AGENTS_GROUP.to_string()])
+        .expect("certificate");
+    let agent = rt
+        .block_on(kubestellar::clients::client_for_context(
+            &KubeconfigContext {
+                name: "its1".into(),
+                user: "agent".into(),
+                server: its_space.url(),
+                ca_pem: its_space.space.ca_pem().map(str::to_string),
+                credential: Credential::ClientCertificate {
+                    cert_pem: cert.cert_pem,
+                    key_pem: cert.key_pem,
+                },
+            },
+        ))
+        .expect("agent client");
+    let own: Api<ManifestWork> = Api::namespaced(agent.clone(), "cluster1");
+    let listed = rt
+        .block_on(own.list(&ListParams::default()))
+        .expect("the agent lists its own ManifestWorks");
+    assert!(!listed.items.is_empty());
+    let other: Api<ManifestWork> = Api::namespaced(agent.clone(), "cluster2");
+    let e = rt
+        .block_on(other.list(&ListParams::default()))
+        .expect_err("cluster2's mailbox is closed to cluster1's agent");
+    assert_eq!(status_code(&e), Some(403), "{e}");
+    // A ManifestWork written by cluster1's identity into cluster2's namespace is refused.
+    let mw: ManifestWork = serde_json::from_value(json!({
+        "apiVersion": "work.open-cluster-management.io/v1",
+        "kind": "ManifestWork",
+        "metadata": {"name": "evil", "namespace": "cluster2"},
+        "spec": {"workload": {"manifests": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "evil", "namespace": "default"}}
+        ]}},
+    }))
+    .expect("ManifestWork");
+    let e = rt
+        .block_on(other.create(&PostParams::default(), &mw))
+        .expect_err("no writes into another WEC's mailbox");
+    assert_eq!(status_code(&e), Some(403), "{e}");
+    let e = rt
+        .block_on(own.create(&PostParams::default(), &mw))
+        .expect_err("agents do not create ManifestWorks, even in their own mailbox");
+    assert!(matches!(status_code(&e), Some(403) | Some(400)), "{e}");
+
+    // The agent's credential means nothing to the WDS (another CA), and a client that
+    // presents no credential is refused with 401.
+    let wds_space = system.space("wds1").expect("WDS");
+    let stranger = |credential: Credential, ca: Option<String>| {
+        rt.block_on(kubestellar::clients::client_for_context(
+            &KubeconfigContext {
+                name: "wds1".into(),
+                user: "stranger".into(),
+                server: wds_space.url(),
+                ca_pem: ca,
+                credential,
+            },
+        ))
+        .expect("client")
+    };
+    let cert = its_space
+        .space
+        .issue_client_certificate(&agent_user("cluster1"), &[AGENTS_GROUP.to_string()])
+        .expect("certificate");
+    let with_its_cert = stranger(
+        Credential::ClientCertificate {
+            cert_pem: cert.cert_pem,
+            key_pem: cert.key_pem,
+        },
+        wds_space.space.ca_pem().map(str::to_string),
+    );
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(with_its_cert, "default");
+    let e = rt
+        .block_on(cms.list(&ListParams::default()))
+        .expect_err("an ITS identity has no access to the WDS");
+    assert!(
+        status_code(&e).is_none_or(|c| c == 401 || c == 403),
+        "unexpected answer: {e}"
+    );
+    let anonymous = stranger(
+        Credential::None,
+        wds_space.space.ca_pem().map(str::to_string),
+    );
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(anonymous, "default");
+    let e = rt
+        .block_on(cms.list(&ListParams::default()))
+        .expect_err("no credential, no access");
+    assert_eq!(status_code(&e), Some(401), "{e}");
+    // A client that does not trust the space's CA fails closed.
+    let untrusting = stranger(Credential::None, None);
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(untrusting, "default");
+    let e = rt
+        .block_on(cms.list(&ListParams::default()))
+        .expect_err("an untrusted server certificate");
+    assert!(status_code(&e).is_none(), "TLS should fail first: {e}");
+
+    rt.block_on(system.stop());
+}
