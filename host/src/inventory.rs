@@ -75,8 +75,21 @@ fn agent_rules() -> serde_json::Value {
     ])
 }
 
-/// Grants `user` (WEC `wec`'s agent) its mailbox namespace: a Role and a RoleBinding there.
-pub async fn grant_agent(its: &kube::Client, wec: &str, user: &str) -> Result<(), InventoryError> {
+/// Who an agent is in the ITS.
+#[derive(Clone, Debug)]
+pub enum AgentSubject {
+    /// A user (the embedded system's in-process agents, by client certificate).
+    User(String),
+    /// The ServiceAccount [`AGENT_ROLE`] in the WEC's mailbox namespace (`kubestellar register`).
+    ServiceAccount,
+}
+
+/// Grants WEC `wec`'s agent its mailbox namespace: a Role and a RoleBinding there.
+pub async fn grant_agent(
+    its: &kube::Client,
+    wec: &str,
+    agent: &AgentSubject,
+) -> Result<(), InventoryError> {
     use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
     check_name(wec)?;
     let params = PatchParams::apply(MANAGER).force();
@@ -93,13 +106,56 @@ pub async fn grant_agent(its: &kube::Client, wec: &str, user: &str) -> Result<()
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": {"name": AGENT_ROLE, "namespace": wec},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": AGENT_ROLE},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        "subjects": [match agent {
+            AgentSubject::User(user) =>
+                json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}),
+            AgentSubject::ServiceAccount =>
+                json!({"kind": "ServiceAccount", "name": AGENT_ROLE, "namespace": wec}),
+        }],
     });
     Api::<RoleBinding>::namespaced(its.clone(), wec)
         .patch(AGENT_ROLE, &params, &Patch::Apply(&binding))
         .await
         .map_err(api_err(format!("RoleBinding {wec}/{AGENT_ROLE}")))?;
     Ok(())
+}
+
+/// Creates the agent's ServiceAccount in WEC `wec`'s mailbox, grants it the mailbox, and
+/// returns a bearer token for it (TokenRequest, as `kubectl create token` asks).
+pub async fn agent_token(its: &kube::Client, wec: &str) -> Result<String, InventoryError> {
+    use k8s_openapi::api::authentication::v1::TokenRequest;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    check_name(wec)?;
+    let sas: Api<ServiceAccount> = Api::namespaced(its.clone(), wec);
+    let body = json!({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": AGENT_ROLE, "namespace": wec},
+    });
+    sas.patch(
+        AGENT_ROLE,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(api_err(format!("ServiceAccount {wec}/{AGENT_ROLE}")))?;
+    grant_agent(its, wec, &AgentSubject::ServiceAccount).await?;
+    let request = json!({
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {},
+    });
+    let answer: TokenRequest = sas
+        .create_subresource("token", AGENT_ROLE, &Default::default(), &request)
+        .await
+        .map_err(api_err(format!(
+            "token of ServiceAccount {wec}/{AGENT_ROLE}"
+        )))?;
+    answer
+        .status
+        .map(|s| s.token)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| InventoryError::Api {
+            what: format!("token of ServiceAccount {wec}/{AGENT_ROLE}"),
+            source: kube::Error::Service("the ITS answered a TokenRequest without a token".into()),
+        })
 }
 
 /// Checks a WEC name: it becomes a namespace name.

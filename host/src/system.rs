@@ -417,7 +417,7 @@ impl System {
             return Ok(its_admin.clone());
         }
         let user = inventory::agent_user(wec);
-        inventory::grant_agent(its_admin, wec, &user)
+        inventory::grant_agent(its_admin, wec, &inventory::AgentSubject::User(user.clone()))
             .await
             .map_err(|source| SystemError::Register {
                 name: wec.to_string(),

@@ -198,3 +198,107 @@ spec:
 
     rt.block_on(system.stop());
 }
+
+/// `kubestellar register` against a secure ITS gives the agent a ServiceAccount token confined
+/// to its mailbox, in a kubeconfig of its own; an agent process running with only that
+/// credential delivers.
+#[test]
+fn registered_agents_run_with_their_own_confined_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut cfg = SystemConfig::new(dir.path(), 1);
+    cfg.agents = false;
+    let system = rt
+        .block_on(System::start(cfg, &|_| {}))
+        .expect("system starts");
+    let kc = system.kubeconfig.clone();
+    let bin = env!("CARGO_BIN_EXE_kubestellar");
+    let agent_kc = dir.path().join("cluster1-agent.kubeconfig");
+    let out = std::process::Command::new(bin)
+        .args(["register", "cluster1", "-l", "location-group=edge"])
+        .arg("--its-kubeconfig")
+        .arg(&kc)
+        .args(["--its-context", "its1", "--agent-kubeconfig"])
+        .arg(&agent_kc)
+        .output()
+        .expect("register runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("--its-kubeconfig"), "{stdout}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&agent_kc)
+            .expect("written")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let text = std::fs::read_to_string(&agent_kc).expect("agent kubeconfig");
+    assert!(
+        text.contains("token:") && !text.contains("client-key-data"),
+        "{text}"
+    );
+
+    let as_agent = Kubectl::new(33, &agent_kc);
+    as_agent.ok(&["get", "manifestworks", "-n", "cluster1"]);
+    let (ok, _, err) = as_agent.run(&["get", "manifestworks", "-n", "default"], None);
+    assert!(!ok && err.contains("Forbidden"), "{err}");
+    let (ok, _, err) = as_agent.run(&["get", "secrets", "-n", "cluster1"], None);
+    assert!(!ok && err.contains("Forbidden"), "{err}");
+    assert_eq!(
+        as_agent
+            .run(
+                &[
+                    "auth",
+                    "whoami",
+                    "-o",
+                    "jsonpath={.status.userInfo.username}"
+                ],
+                None
+            )
+            .1,
+        "system:serviceaccount:cluster1:kubestellar-agent"
+    );
+
+    let mut agent = std::process::Command::new(bin)
+        .args(["agent", "--cluster", "cluster1", "--its-kubeconfig"])
+        .arg(&agent_kc)
+        .arg("--wec-kubeconfig")
+        .arg(&kc)
+        .args(["--wec-context", "cluster1"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("agent starts");
+    let wds = Kubectl::new(33, &kc).context("wds1");
+    let c1 = Kubectl::new(33, &kc).context("cluster1");
+    wds.apply(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata: {name: reg, namespace: default, labels: {app: reg}}
+data: {a: "1"}
+---
+apiVersion: control.kubestellar.io/v1alpha1
+kind: BindingPolicy
+metadata: {name: reg}
+spec:
+  clusterSelectors: [{matchLabels: {location-group: edge}}]
+  downsync: [{objectSelectors: [{matchLabels: {app: reg}}]}]
+"#,
+    );
+    eventually(T, "delivered by the agent with its own token", || {
+        c1.jsonpath(&["get", "cm", "reg", "-n", "default"], "{.data.a}")
+            .filter(|v| v == "1")
+    });
+    let _ = agent.kill();
+    let _ = agent.wait();
+    rt.block_on(system.stop());
+}

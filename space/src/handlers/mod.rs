@@ -4,6 +4,7 @@
 mod discovery;
 mod openapi;
 mod resource;
+mod token;
 mod watch;
 
 use std::sync::Arc;

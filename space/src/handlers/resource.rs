@@ -37,6 +37,15 @@ pub async fn serve(space: &Arc<Space>, rp: ResourcePath, req: Request) -> ApiRes
     let q = Query::parse(parts.uri.query());
     let ns = rp.namespace.clone().unwrap_or_default();
     let headers = &parts.headers;
+    if parts.method == Method::POST
+        && r.group.is_empty()
+        && r.resource == "serviceaccounts"
+        && rp.subresource.as_deref() == Some("token")
+        && let Some(name) = &rp.name
+    {
+        let body = decode_body(headers, read_body(space, body).await?)?;
+        return super::token::serve(space, &r, &ns, name, body);
+    }
     let verb = match (&parts.method, rp.name.is_some()) {
         (&Method::GET, false) if q.flag("watch") => "watch",
         (&Method::GET, false) => "list",
