@@ -50,6 +50,10 @@ pub struct UpsyncPolicyClause {
     /// Opt-in: without it, core `secrets` never match this clause (even through `"*"`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_secrets: bool,
+    /// StatusCollectors summarizing the copies of each matching object across WECs into one
+    /// CombinedStatus per (policy, object), as downsync clauses name them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status_collectors: Vec<String>,
 }
 
 impl UpsyncPolicyClause {

@@ -56,3 +56,5 @@ pub const UPSYNC_ORIGIN_CLUSTER: &str = "upsync.kubestellar.io/origin-cluster";
 pub const UPSYNC_ORIGIN_NAME: &str = "upsync.kubestellar.io/origin-name";
 /// Label on an UpsyncedObject: the WEC its source lives in.
 pub const UPSYNC_CLUSTER: &str = "upsync.kubestellar.io/cluster";
+/// Label on a CombinedStatus summarizing the upsynced copies of one object (value `true`).
+pub const UPSYNC_SUMMARY: &str = "upsync.kubestellar.io/summary";

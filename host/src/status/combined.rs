@@ -30,7 +30,7 @@ use crate::plugins::{ClusterContext, Pair, Report};
 pub type SummaryCache = HashMap<(String, ObjKey, String), (u64, NamedStatusCombination)>;
 
 /// The cluster context summarizers get for a WEC.
-fn cluster_context(
+pub(super) fn cluster_context(
     name: &str,
     mc: Option<&ManagedCluster>,
     props: Option<&BTreeMap<String, String>>,
@@ -113,7 +113,7 @@ fn hash_inputs(runner: &Runner, object: &str, reports: &[Report]) -> u64 {
 }
 
 /// Runs (or reuses) one collector's summary.
-async fn summarize(
+pub(super) async fn summarize(
     sh: &Arc<Shared>,
     cache_key: (String, ObjKey, String),
     runner: Arc<Runner>,

@@ -31,11 +31,12 @@ pub enum Source {
     ManifestWorks,
     Clusters,
     Properties,
+    Upsynced,
 }
 
 impl Source {
     /// Every source.
-    pub const ALL: [Source; 9] = [
+    pub const ALL: [Source; 10] = [
         Source::Bindings,
         Source::Policies,
         Source::Collectors,
@@ -45,6 +46,7 @@ impl Source {
         Source::ManifestWorks,
         Source::Clusters,
         Source::Properties,
+        Source::Upsynced,
     ];
 }
 
@@ -83,6 +85,8 @@ pub struct Index {
     pub resources: HashMap<Gvr, ResourceInfo>,
     /// The (Binding, object) pair each CombinedStatus name was last computed for.
     pub cs_pairs: HashMap<(String, String), (String, ObjKey)>,
+    /// UpsyncedObjects of this WDS (for upsync summaries).
+    pub upsynced: super::upsync::UpsyncIndex,
 }
 
 fn labels_of(v: &Value) -> Option<&serde_json::Map<String, Value>> {
@@ -245,6 +249,17 @@ impl Index {
         if old_uid != new_uid {
             work.extend(self.combined_pairs_of_binding(name));
         }
+        let upsync = |p: &BindingPolicy| {
+            (
+                p.spec.upsync.clone(),
+                p.metadata.deletion_timestamp.is_some(),
+            )
+        };
+        if old_uid != new_uid
+            || self.policies.get(name).map(|p| upsync(p)) != new.as_ref().map(upsync)
+        {
+            work.extend(self.upsync_work_of_policy(name));
+        }
         match new {
             Some(p) => self.policies.insert(name.to_string(), Arc::new(p)),
             None => self.policies.remove(name),
@@ -267,6 +282,7 @@ impl Index {
                 work.push(Work::Policy(bname.clone()));
             }
         }
+        work.extend(self.upsync_users_of_collector(name));
         work
     }
 
@@ -313,6 +329,9 @@ impl Index {
         for cs in old.as_deref().into_iter().chain(new.as_ref()) {
             if let Some((b, k)) = cs_labelled_pair(cs) {
                 work.push(Work::Combined(b, k));
+            }
+            if let Some((p, k)) = super::upsync::labelled(cs) {
+                work.push(Work::Upsync(p, k));
             }
         }
         if let Some((b, k)) = self.cs_pairs.get(&id) {
@@ -427,6 +446,7 @@ impl Index {
                 }
             }
         }
+        work.extend(self.upsync_cluster_work(wec));
         work
     }
 
@@ -525,6 +545,7 @@ impl Index {
                 .filter_map(|cs| cs_labelled_pair(cs))
                 .map(|(b, k)| Work::Combined(b, k)),
         );
+        work.extend(self.upsync_everything());
         work
     }
 }

@@ -88,6 +88,8 @@ pub enum Work {
     Policy(String),
     /// The status of a StatusCollector.
     Collector(String),
+    /// The CombinedStatus summarizing the upsynced copies of an object for a BindingPolicy.
+    Upsync(String, ObjKey),
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //!   `singletonstatus` / `multiwecstatus` / `kubestellar.io/executing-count` labels
 //!   ([`object`], [`aggregate`]);
 //! * CombinedStatus objects, computed by the StatusCollectors' summarizer plugins
-//!   ([`combined`], [`collectors`]);
+//!   ([`combined`], [`collectors`]), also of upsynced objects ([`upsync`]);
 //! * StatusCollector `.status` ([`collectors`]);
 //! * BindingPolicy and Binding conditions `StatusCollectorsAvailable`, `Synced`, `Ready`
 //!   ([`policy`]).
@@ -31,6 +31,7 @@ pub mod keys;
 pub mod object;
 pub mod policy;
 pub mod queue;
+pub mod upsync;
 mod watch;
 pub mod writer;
 
@@ -83,7 +84,7 @@ impl Shared {
     fn enqueue(&self, work: Vec<Work>) {
         for w in work {
             match w {
-                Work::Combined(..) => self.queue.add_after(w, COMBINED_DELAY),
+                Work::Combined(..) | Work::Upsync(..) => self.queue.add_after(w, COMBINED_DELAY),
                 Work::Policy(_) => self.queue.add_after(w, POLICY_DELAY),
                 _ => self.queue.add(w),
             }
@@ -162,6 +163,7 @@ async fn worker(sh: Arc<Shared>) {
             Work::Combined(b, k) => combined::reconcile(&sh, b, k).await,
             Work::Policy(n) => policy::reconcile(&sh, n).await,
             Work::Collector(n) => collectors::reconcile(&sh, n).await,
+            Work::Upsync(p, k) => upsync::reconcile(&sh, p, k).await,
         };
         if let Err(e) = &result {
             tracing::debug!(wds = %sh.ctx.cfg.wds_name, work = ?w, error = %e, "status work will be retried");

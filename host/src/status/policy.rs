@@ -234,7 +234,7 @@ pub(super) async fn reconcile(sh: &Shared, name: &str) -> Result<(), String> {
         lock(&sh.in_progress).retain(|(n, _), _| n != name);
         return Ok(());
     }
-    let referenced: BTreeSet<String> = binding
+    let mut referenced: BTreeSet<String> = binding
         .as_deref()
         .map(|b| {
             entries(b)
@@ -243,6 +243,13 @@ pub(super) async fn reconcile(sh: &Shared, name: &str) -> Result<(), String> {
                 .collect()
         })
         .unwrap_or_default();
+    // Upsync clauses' collectors count whether or not anything was upsynced yet.
+    referenced.extend(
+        policy
+            .iter()
+            .flat_map(|p| &p.spec.upsync)
+            .flat_map(|c| c.status_collectors.iter().cloned()),
+    );
     let mut missing = Vec::new();
     for c in &referenced {
         match collectors::state(sh, c).await {

@@ -1,5 +1,5 @@
 //! Watches feeding the index: the control objects of the WDS, the WorkStatuses, ManifestWorks,
-//! ManagedClusters and customization properties of the ITS (only those of this WDS), and the
+//! UpsyncedObjects, ManagedClusters and customization properties of the ITS (only those of this WDS), and the
 //! workload objects of every resource the Bindings name (started and stopped as they change).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -18,6 +18,7 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use super::index::{Index, MwEntry, Source, WsEntry, has_our_labels};
 use super::keys::{Gvr, ObjKey, Work};
+use super::upsync::UpsyncCopy;
 use super::writer::ResourceInfo;
 use super::{Shared, lock};
 use crate::api::labels::{
@@ -25,7 +26,7 @@ use crate::api::labels::{
 };
 use crate::api::{
     Binding, BindingPolicy, CombinedStatus, ManagedCluster, ManifestWork, StatusCollector,
-    WasmPlugin, WorkStatus,
+    UpsyncedObject, WasmPlugin, WorkStatus,
 };
 
 /// (namespace, name) of a watched object.
@@ -151,6 +152,13 @@ pub(super) fn start_sources(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) {
         mine.clone(),
         Source::WorkStatuses,
         |ix, id, o| ix.workstatus_changed(id, o.as_ref().map(WsEntry::from)),
+    ));
+    tasks.spawn(watch_source::<UpsyncedObject>(
+        sh.clone(),
+        Api::all(its.clone()),
+        mine.clone(),
+        Source::Upsynced,
+        |ix, id, o| ix.upsynced_changed(id, o.as_ref().map(UpsyncCopy::from)),
     ));
     tasks.spawn(watch_source::<ManifestWork>(
         sh.clone(),

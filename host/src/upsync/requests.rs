@@ -45,7 +45,12 @@ pub fn desired<'a>(
                     |(index, c): (usize, &UpsyncPolicyClause)| RequestedClause {
                         policy: p.name_any(),
                         index,
-                        clause: c.clone(),
+                        // The agent has no use for the collectors (the status controller
+                        // summarizes), so changing them does not rewrite requests.
+                        clause: UpsyncPolicyClause {
+                            status_collectors: Vec::new(),
+                            ..c.clone()
+                        },
                     },
                 ));
         }
@@ -159,7 +164,7 @@ mod tests {
         let a = policy(
             "a",
             json!({"clusterSelectors": [{"matchLabels": {"name": "cluster1"}}],
-                "upsync": [{"resources": ["configmaps"]}, {"apiGroup": "apps"}]}),
+                "upsync": [{"resources": ["configmaps"]}, {"apiGroup": "apps", "statusCollectors": ["s"]}]}),
         );
         let b = policy(
             "b",
@@ -190,6 +195,8 @@ mod tests {
             ]
         );
         assert_eq!(out["cluster1"][1].clause.api_group.as_deref(), Some("apps"));
+        // Collectors are the status controller's business, not the agent's.
+        assert!(out["cluster1"][1].clause.status_collectors.is_empty());
     }
 
     #[test]
