@@ -10,9 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use kubestellar::system::{System, SystemConfig};
 use serde_json::Value;
-use support::{Kubectl, eventually};
+use support::{Kubectl, eventually, start_system};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -112,15 +111,7 @@ fn lists_and_watches_objects_in_transit_both_ways() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let system = rt
-        .block_on(System::start(SystemConfig::new(dir.path(), 2), &|_| {}))
-        .expect("system starts");
+    let (_dir, rt, system) = start_system(2, |_| {});
     let kc = system.kubeconfig.clone();
     let bin = env!("CARGO_BIN_EXE_kubestellar");
     let mut child = Command::new(bin)

@@ -10,10 +10,9 @@ use std::time::Duration;
 use kube::api::{Api, ListParams, PostParams};
 use kubestellar::api::ManifestWork;
 use kubestellar::inventory::{AGENTS_GROUP, agent_user};
-use kubestellar::system::{System, SystemConfig};
 use kubestellar_space::kubeconfig::{Credential, KubeconfigContext};
 use serde_json::json;
-use support::{Kubectl, eventually};
+use support::{Kubectl, eventually, start_system};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -26,15 +25,7 @@ fn status_code(e: &kube::Error) -> Option<u16> {
 
 #[test]
 fn agents_are_confined_to_their_mailbox_and_strangers_are_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let system = rt
-        .block_on(System::start(SystemConfig::new(dir.path(), 2), &|_| {}))
-        .expect("system starts");
+    let (_dir, rt, system) = start_system(2, |_| {});
     let kc = system.kubeconfig.clone();
     let text = std::fs::read_to_string(&kc).expect("kubeconfig");
     assert!(text.contains("https://"), "{text}");
@@ -204,17 +195,7 @@ spec:
 /// credential delivers.
 #[test]
 fn registered_agents_run_with_their_own_confined_token() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut cfg = SystemConfig::new(dir.path(), 1);
-    cfg.agents = false;
-    let system = rt
-        .block_on(System::start(cfg, &|_| {}))
-        .expect("system starts");
+    let (dir, rt, system) = start_system(1, |cfg| cfg.agents = false);
     let kc = system.kubeconfig.clone();
     let bin = env!("CARGO_BIN_EXE_kubestellar");
     let agent_kc = dir.path().join("cluster1-agent.kubeconfig");

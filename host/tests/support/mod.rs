@@ -189,3 +189,32 @@ pub fn consistently(period: Duration, what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The two-worker runtime the tests' systems run on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The embedded system (`kubestellar up`'s) with `wecs` WECs in a fresh directory, its
+/// configuration adjusted by `tweak`; with the directory and the runtime it runs on.
+pub fn start_system(
+    wecs: usize,
+    tweak: impl FnOnce(&mut kubestellar::system::SystemConfig),
+) -> (
+    tempfile::TempDir,
+    tokio::runtime::Runtime,
+    kubestellar::system::System,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = runtime();
+    let mut cfg = kubestellar::system::SystemConfig::new(dir.path(), wecs);
+    tweak(&mut cfg);
+    let system = rt
+        .block_on(kubestellar::system::System::start(cfg, &|_| {}))
+        .expect("system starts");
+    (dir, rt, system)
+}
