@@ -274,7 +274,11 @@ fn prepare_namespace(k: &Kubectl, ns: &str, secrets: &[(&str, &Path)]) {
 fn register(its: &Space, cluster: &str, labels: &[&str]) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubestellar"));
     cmd.args(["register", cluster, "--its-kubeconfig"])
-        .arg(its.kubeconfig());
+        .arg(its.kubeconfig())
+        // Against a secure ITS, register writes the agent's kubeconfig: keep it in the space's
+        // temporary directory, not in the source tree.
+        .arg("--agent-kubeconfig")
+        .arg(its.dir.path().join(format!("{cluster}-agent.kubeconfig")));
     for l in labels {
         cmd.args(["-l", l]);
     }
