@@ -159,13 +159,13 @@ struct Snapshot {
     claimed: Vec<(String, String)>,
 }
 
-struct Needed {
-    namespace: String,
-    name: String,
-    owner: OwnerReference,
-    collectors: Vec<String>,
-    object: Arc<String>,
-    reports: Arc<Vec<Report>>,
+pub(super) struct Needed {
+    pub namespace: String,
+    pub name: String,
+    pub owner: OwnerReference,
+    pub collectors: Vec<String>,
+    pub object: Arc<String>,
+    pub reports: Arc<Vec<Report>>,
 }
 
 fn snapshot(sh: &Shared, binding: &str, key: &ObjKey) -> Option<Snapshot> {
@@ -258,7 +258,7 @@ fn snapshot(sh: &Shared, binding: &str, key: &ObjKey) -> Option<Snapshot> {
     })
 }
 
-fn id_of(cs: &CombinedStatus) -> (String, String) {
+pub(super) fn id_of(cs: &CombinedStatus) -> (String, String) {
     (
         cs.metadata.namespace.clone().unwrap_or_default(),
         cs.metadata.name.clone().unwrap_or_default(),
@@ -274,52 +274,18 @@ pub(super) async fn reconcile(sh: &Arc<Shared>, binding: &str, key: &ObjKey) -> 
     let pair = (binding.to_string(), key.clone());
     let mut keep: Option<(String, String)> = None;
     if let Some(n) = &snap.needed {
-        let mut results = Vec::new();
-        for c in &n.collectors {
-            match collectors::state(sh, c).await {
-                CollectorState::Ready(runner) => {
-                    let cache_key = (binding.to_string(), key.clone(), c.clone());
-                    results.push(
-                        summarize(sh, cache_key, runner, n.object.clone(), n.reports.clone()).await,
-                    );
-                }
-                CollectorState::Missing | CollectorState::Invalid(_) => {}
-                CollectorState::Pending(why) => {
-                    return Err(format!(
-                        "StatusCollector {c}: waiting for its plugin: {why}"
-                    ));
-                }
-            }
-        }
+        let results = summarize_all(sh, binding, key, n).await?;
         let id = (n.namespace.clone(), n.name.clone());
         lock(&sh.index).cs_pairs.insert(id.clone(), pair.clone());
-        let current = snap.existing.iter().find(|cs| id_of(cs) == id);
-        let desired = CombinedStatus {
-            metadata: ObjectMeta {
-                name: Some(n.name.clone()),
-                namespace: Some(n.namespace.clone()),
-                labels: Some(labels(binding, key)),
-                owner_references: Some(vec![n.owner.clone()]),
-                resource_version: current.and_then(|c| c.metadata.resource_version.clone()),
-                ..Default::default()
-            },
+        put(
+            sh,
+            n,
+            labels(binding, key),
             results,
-        };
-        let in_sync = current.is_some_and(|c| same(c, &desired));
-        let op = if current.is_some() {
-            Op::CombinedReplace(desired)
-        } else {
-            Op::CombinedCreate(desired)
-        };
-        sh.writer
-            .reconcile(
-                &sh.stats,
-                Target::Combined(id.0.clone(), id.1.clone()),
-                op,
-                in_sync,
-                origin.clone(),
-            )
-            .await;
+            &snap.existing,
+            &origin,
+        )
+        .await;
         keep = Some(id);
     } else {
         let mut ix = lock(&sh.index);
@@ -328,9 +294,94 @@ pub(super) async fn reconcile(sh: &Arc<Shared>, binding: &str, key: &ObjKey) -> 
         lock(&sh.summaries).retain(|k, _| !(k.0 == pair.0 && k.1 == pair.1));
     }
     // Anything else claiming to be this pair's goes, unless another pair owns that name.
-    for cs in &snap.existing {
+    delete_others(
+        sh,
+        &snap.existing,
+        |id| Some(id) == keep.as_ref() || snap.claimed.contains(id),
+        &origin,
+    )
+    .await;
+    Ok(())
+}
+
+/// Runs every collector of `n` (summaries cached under `owner`); fails while a collector's
+/// plugin is still loading.
+pub(super) async fn summarize_all(
+    sh: &Arc<Shared>,
+    owner: &str,
+    key: &ObjKey,
+    n: &Needed,
+) -> Result<Vec<NamedStatusCombination>, String> {
+    let mut results = Vec::new();
+    for c in &n.collectors {
+        match collectors::state(sh, c).await {
+            CollectorState::Ready(runner) => {
+                let cache_key = (owner.to_string(), key.clone(), c.clone());
+                results.push(
+                    summarize(sh, cache_key, runner, n.object.clone(), n.reports.clone()).await,
+                );
+            }
+            CollectorState::Missing | CollectorState::Invalid(_) => {}
+            CollectorState::Pending(why) => {
+                return Err(format!(
+                    "StatusCollector {c}: waiting for its plugin: {why}"
+                ));
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// Writes the CombinedStatus `n` names with `results` (create, or replace when it differs
+/// from the one among `existing`).
+pub(super) async fn put(
+    sh: &Arc<Shared>,
+    n: &Needed,
+    labels: BTreeMap<String, String>,
+    results: Vec<NamedStatusCombination>,
+    existing: &[Arc<CombinedStatus>],
+    origin: &Work,
+) {
+    let id = (n.namespace.clone(), n.name.clone());
+    let current = existing.iter().find(|cs| id_of(cs) == id);
+    let desired = CombinedStatus {
+        metadata: ObjectMeta {
+            name: Some(n.name.clone()),
+            namespace: Some(n.namespace.clone()),
+            labels: Some(labels),
+            owner_references: Some(vec![n.owner.clone()]),
+            resource_version: current.and_then(|c| c.metadata.resource_version.clone()),
+            ..Default::default()
+        },
+        results,
+    };
+    let in_sync = current.is_some_and(|c| same(c, &desired));
+    let op = if current.is_some() {
+        Op::CombinedReplace(desired)
+    } else {
+        Op::CombinedCreate(desired)
+    };
+    sh.writer
+        .reconcile(
+            &sh.stats,
+            Target::Combined(id.0, id.1),
+            op,
+            in_sync,
+            origin.clone(),
+        )
+        .await;
+}
+
+/// Deletes the CombinedStatuses among `existing` that `spare` does not keep.
+pub(super) async fn delete_others(
+    sh: &Arc<Shared>,
+    existing: &[Arc<CombinedStatus>],
+    spare: impl Fn(&(String, String)) -> bool,
+    origin: &Work,
+) {
+    for cs in existing {
         let id = id_of(cs);
-        if Some(&id) == keep.as_ref() || snap.claimed.contains(&id) {
+        if spare(&id) {
             continue;
         }
         let op = Op::CombinedDelete {
@@ -348,7 +399,6 @@ pub(super) async fn reconcile(sh: &Arc<Shared>, binding: &str, key: &ObjKey) -> 
             )
             .await;
     }
-    Ok(())
 }
 
 #[cfg(test)]

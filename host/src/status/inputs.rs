@@ -69,26 +69,37 @@ pub struct WsEntry {
     pub last_update: Option<Timestamp>,
 }
 
+/// When `field` (e.g. `f:status`) of an object was last written, by its managedFields times.
+pub fn last_write(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    field: &str,
+) -> Option<Timestamp> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .filter(|m| {
+            m.fields_v1
+                .as_ref()
+                .is_some_and(|f| f.0.get(field).is_some())
+        })
+        .filter_map(|m| m.time.as_ref())
+        .max_by_key(|t| t.0)
+        .map(timestamp)
+}
+
+/// A Kubernetes time as the plugin contract's timestamp.
+pub fn timestamp(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> Timestamp {
+    Timestamp {
+        seconds: t.0.as_second(),
+        nanoseconds: t.0.subsec_nanosecond().max(0) as u32,
+    }
+}
+
 impl WsEntry {
     /// Reduces a WorkStatus.
     pub fn from(ws: &WorkStatus) -> WsEntry {
         let r = &ws.spec.source_ref;
-        let last_update = ws
-            .metadata
-            .managed_fields
-            .iter()
-            .flatten()
-            .filter(|m| {
-                m.fields_v1
-                    .as_ref()
-                    .is_some_and(|f| f.0.get("f:status").is_some())
-            })
-            .filter_map(|m| m.time.as_ref())
-            .max_by_key(|t| t.0)
-            .map(|t| Timestamp {
-                seconds: t.0.as_second(),
-                nanoseconds: t.0.subsec_nanosecond().max(0) as u32,
-            });
+        let last_update = last_write(&ws.metadata, "f:status");
         WsEntry {
             key: ObjKey::new(&r.group, &r.resource, &r.namespace, &r.name),
             wec: ws.metadata.namespace.clone().unwrap_or_default(),

@@ -22,15 +22,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::collectors::{self, CollectorState};
-use super::combined::{cluster_context, same, summarize};
+use super::combined::{Needed, cluster_context, delete_others, put, summarize_all};
 use super::index::Index;
+use super::inputs::{last_write, timestamp};
 use super::keys::{ObjKey, Work};
-use super::writer::{Op, Target};
 use super::{Shared, lock};
 use crate::api::labels::{
     CS_API_GROUP, CS_NAME, CS_NAMESPACE, CS_RESOURCE, REPORT_NS, UPSYNC_POLICY, UPSYNC_SUMMARY,
@@ -58,32 +57,13 @@ pub struct UpsyncCopy {
     pub last_update: Option<Timestamp>,
 }
 
-fn timestamp(t: &Time) -> Timestamp {
-    Timestamp {
-        seconds: t.0.as_second(),
-        nanoseconds: t.0.subsec_nanosecond().max(0) as u32,
-    }
-}
-
 impl UpsyncCopy {
     /// Reduces an UpsyncedObject.
     pub fn from(w: &UpsyncedObject) -> UpsyncCopy {
         let r = &w.spec.source_ref;
         // As for WorkStatuses: the latest write of the carried content (here `spec`).
-        let last_update = w
-            .metadata
-            .managed_fields
-            .iter()
-            .flatten()
-            .filter(|m| {
-                m.fields_v1
-                    .as_ref()
-                    .is_some_and(|f| f.0.get("f:spec").is_some())
-            })
-            .filter_map(|m| m.time.as_ref())
-            .max_by_key(|t| t.0)
-            .or(w.metadata.creation_timestamp.as_ref())
-            .map(timestamp);
+        let last_update = last_write(&w.metadata, "f:spec")
+            .or_else(|| w.metadata.creation_timestamp.as_ref().map(timestamp));
         UpsyncCopy {
             key: ObjKey::new(&r.group, &r.resource, &r.namespace, &r.name),
             wec: w.spec.cluster.clone(),
@@ -282,16 +262,6 @@ impl Index {
     }
 }
 
-/// The desired summary's identity and inputs.
-struct Needed {
-    namespace: String,
-    name: String,
-    owner: OwnerReference,
-    collectors: Vec<String>,
-    object: Arc<String>,
-    reports: Arc<Vec<Report>>,
-}
-
 /// What a reconcile needs, read from the index at once: the desired summary (if any) and the
 /// existing CombinedStatuses labelled for (`policy`, `key`) or bearing its name.
 fn snapshot(sh: &Shared, policy: &str, key: &ObjKey) -> (Option<Needed>, Vec<Arc<CombinedStatus>>) {
@@ -389,84 +359,24 @@ fn cache_owner(policy: &str) -> String {
 pub(super) async fn reconcile(sh: &Arc<Shared>, policy: &str, key: &ObjKey) -> Result<(), String> {
     let (needed, existing) = snapshot(sh, policy, key);
     let origin = Work::Upsync(policy.to_string(), key.clone());
-    let id_of = |cs: &CombinedStatus| {
-        (
-            cs.metadata.namespace.clone().unwrap_or_default(),
-            cs.metadata.name.clone().unwrap_or_default(),
-        )
-    };
     let mut keep: Option<(String, String)> = None;
+    let owner = cache_owner(policy);
     if let Some(n) = &needed {
-        let mut results = Vec::new();
-        for c in &n.collectors {
-            match collectors::state(sh, c).await {
-                CollectorState::Ready(runner) => {
-                    let cache_key = (cache_owner(policy), key.clone(), c.clone());
-                    results.push(
-                        summarize(sh, cache_key, runner, n.object.clone(), n.reports.clone()).await,
-                    );
-                }
-                CollectorState::Missing | CollectorState::Invalid(_) => {}
-                CollectorState::Pending(why) => {
-                    return Err(format!(
-                        "StatusCollector {c}: waiting for its plugin: {why}"
-                    ));
-                }
-            }
-        }
-        let id = (n.namespace.clone(), n.name.clone());
-        let current = existing.iter().find(|cs| id_of(cs) == id);
-        let desired = CombinedStatus {
-            metadata: ObjectMeta {
-                name: Some(n.name.clone()),
-                namespace: Some(n.namespace.clone()),
-                labels: Some(summary_labels(policy, key)),
-                owner_references: Some(vec![n.owner.clone()]),
-                resource_version: current.and_then(|c| c.metadata.resource_version.clone()),
-                ..Default::default()
-            },
+        let results = summarize_all(sh, &owner, key, n).await?;
+        put(
+            sh,
+            n,
+            summary_labels(policy, key),
             results,
-        };
-        let in_sync = current.is_some_and(|c| same(c, &desired));
-        let op = if current.is_some() {
-            Op::CombinedReplace(desired)
-        } else {
-            Op::CombinedCreate(desired)
-        };
-        sh.writer
-            .reconcile(
-                &sh.stats,
-                Target::Combined(id.0.clone(), id.1.clone()),
-                op,
-                in_sync,
-                origin.clone(),
-            )
-            .await;
-        keep = Some(id);
+            &existing,
+            &origin,
+        )
+        .await;
+        keep = Some((n.namespace.clone(), n.name.clone()));
     } else {
-        let owner = cache_owner(policy);
         lock(&sh.summaries).retain(|k, _| !(k.0 == owner && k.1 == *key));
     }
-    for cs in &existing {
-        let id = id_of(cs);
-        if Some(&id) == keep.as_ref() {
-            continue;
-        }
-        let op = Op::CombinedDelete {
-            namespace: id.0.clone(),
-            name: id.1.clone(),
-            uid: cs.metadata.uid.clone(),
-        };
-        sh.writer
-            .reconcile(
-                &sh.stats,
-                Target::Combined(id.0, id.1),
-                op,
-                false,
-                origin.clone(),
-            )
-            .await;
-    }
+    delete_others(sh, &existing, |id| Some(id) == keep.as_ref(), &origin).await;
     Ok(())
 }
 
