@@ -383,6 +383,7 @@ pub(super) async fn reconcile(sh: &Arc<Shared>, policy: &str, key: &ObjKey) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     fn copy(wec: &str, labels: Value, policies: &[&str]) -> UpsyncCopy {
         let w: UpsyncedObject = serde_json::from_value(json!({
