@@ -8,6 +8,7 @@ pub mod binding;
 pub mod cli;
 pub mod clients;
 pub mod controller;
+pub mod health;
 pub mod inventory;
 pub mod leader;
 pub mod plugins;

@@ -51,6 +51,8 @@ pub struct AgentConfig {
     /// Largest UpsyncedObject (bytes of JSON) written to the ITS; a larger object is reported
     /// on its BindingPolicy instead of copied.
     pub upsync_max_bytes: usize,
+    /// Counters and heartbeat of the reconcile loop (read by `/healthz`, `/readyz`, `/metrics`).
+    pub stats: crate::health::LoopStats,
 }
 
 impl AgentConfig {
@@ -62,6 +64,7 @@ impl AgentConfig {
             resync: Duration::from_secs(300),
             concurrency: 8,
             upsync_max_bytes: 1_000_000,
+            stats: Default::default(),
         }
     }
 }
@@ -164,7 +167,12 @@ impl Agent {
         let mut in_flight: HashSet<Work> = HashSet::new();
         let mut resync = tokio::time::interval(sh.cfg.resync);
         resync.tick().await;
+        // Beats while idle, so that `/healthz` can tell a quiet loop from a wedged one.
+        let mut beat = tokio::time::interval(Duration::from_secs(5));
         loop {
+            sh.cfg
+                .stats
+                .beat(pending.len() + retry.values().map(Vec::len).sum::<usize>());
             // Start what can start.
             let mut ready: Vec<Work> = pending
                 .iter()
@@ -216,6 +224,7 @@ impl Agent {
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     if let Ok((w, result)) = done {
                         in_flight.remove(&w);
+                        sh.cfg.stats.reconciled(result.is_ok());
                         match result {
                             Ok(()) => {
                                 failures.remove(&w);
@@ -247,6 +256,7 @@ impl Agent {
                 _ = resync.tick() => {
                     pending.insert(Work::Resync);
                 }
+                _ = beat.tick() => {}
             }
         }
         tasks.abort_all();
@@ -289,6 +299,7 @@ async fn watch_manifestworks(sh: Arc<Shared>) {
                 initial.insert(mw.metadata.name.clone().unwrap_or_default(), mw);
             }
             Ok(watcher::Event::InitDone) => {
+                sh.cfg.stats.set_synced();
                 let gone: Vec<String> = {
                     let mut mws = lock(&sh.mws);
                     let gone = mws

@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::leader_elect::LeaderElectArgs;
 use crate::agent::{Agent, AgentConfig};
+use crate::health::{Health, HealthArgs};
 
 /// Name of the agent's leader-election Lease in its mailbox namespace, by default (the
 /// heartbeat Lease [`crate::agent::HEARTBEAT_LEASE`] is another one).
@@ -40,6 +41,9 @@ pub struct AgentArgs {
     /// WEC's mailbox namespace.
     #[command(flatten)]
     pub leader: LeaderElectArgs,
+    /// Probes and metrics (see `crate::health` for what live and ready mean).
+    #[command(flatten)]
+    pub health: HealthArgs,
 }
 
 impl AgentArgs {
@@ -47,6 +51,12 @@ impl AgentArgs {
     pub fn run(self) -> anyhow::Result<()> {
         let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         rt.block_on(async move {
+            let health = Health::new("agent", self.leader.leader_elect);
+            let _endpoints = self
+                .health
+                .serve(&health)
+                .await
+                .context("health endpoints")?;
             let its =
                 crate::clients::client(self.its_kubeconfig.as_deref(), self.its_context.as_deref())
                     .await
@@ -60,6 +70,8 @@ impl AgentArgs {
             cfg.concurrency = self.concurrency.max(1);
             let Some(le) = self.leader.config(&self.cluster, LEADER_LEASE) else {
                 tracing::info!(cluster = %self.cluster, "agent starting");
+                let _leading = health.leading();
+                watch_agent(&health, &cfg);
                 Agent::new(cfg, its, wec)
                     .run(crate::cli::shutdown_signal())
                     .await;
@@ -69,6 +81,8 @@ impl AgentArgs {
             let cluster = self.cluster.clone();
             let client = its.clone();
             let work = |stop| async move {
+                let _leading = health.leading();
+                watch_agent(&health, &cfg);
                 tracing::info!(cluster = %cluster, "agent starting");
                 Agent::new(cfg, its, wec).run(stop).await;
                 tracing::info!(cluster = %cluster, "agent stopped");
@@ -83,4 +97,18 @@ impl AgentArgs {
             Ok(())
         })
     }
+}
+
+/// Once working: live while the agent's loop turns, ready once its ManifestWorks have been
+/// listed.
+fn watch_agent(health: &Health, cfg: &AgentConfig) {
+    let stats = cfg.stats.clone();
+    health.add_ready_check("manifestworks-synced", move || {
+        if stats.is_synced() {
+            Ok(())
+        } else {
+            Err("ManifestWorks of the mailbox not listed yet".into())
+        }
+    });
+    health.watch_loop("manifestworks", cfg.stats.clone());
 }

@@ -112,12 +112,53 @@ pub async fn prepare(
 
 /// Runs every controller of one WDS until `shutdown` resolves.
 pub async fn run(ctx: Arc<Ctx>, shutdown: impl std::future::Future<Output = ()>) {
+    run_observed(ctx, shutdown, Observers::default()).await
+}
+
+/// What the running controllers show to health checks and metrics.
+#[derive(Clone, Default)]
+pub struct Observers {
+    /// The binding controller's watched resources.
+    pub binding: crate::binding::Observer,
+    /// The transport controller's counters.
+    pub transport: crate::transport::Observer,
+    /// The status controller's counters, once it runs.
+    pub status: Arc<std::sync::OnceLock<Arc<crate::status::Stats>>>,
+    /// Heartbeat of the loop supervising the controllers' tasks; fails when one of them ends.
+    pub supervisor: crate::health::LoopStats,
+}
+
+/// [`run`], reporting through `obs`.
+pub async fn run_observed(
+    ctx: Arc<Ctx>,
+    shutdown: impl std::future::Future<Output = ()>,
+    obs: Observers,
+) {
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(ctx.plugins.clone().run());
-    tasks.spawn(crate::binding::run(ctx.clone()));
-    tasks.spawn(crate::transport::run(ctx.clone()));
-    tasks.spawn(crate::status::run(ctx.clone()));
+    tasks.spawn(crate::binding::run_observed(ctx.clone(), obs.binding));
+    tasks.spawn(crate::transport::run_observed(ctx.clone(), obs.transport));
+    let status = crate::status::StatusController::new(ctx.clone());
+    let _ = obs.status.set(status.stats());
+    tasks.spawn(status.run());
     tasks.spawn(crate::upsync::run(ctx.clone()));
-    shutdown.await;
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(done) = tasks.join_next() => {
+                // The controllers run until aborted: one that ends is a bug, and the process
+                // must be restarted (`/healthz` fails).
+                let why = match done {
+                    Err(e) if e.is_panic() => format!("a controller task panicked: {e}"),
+                    _ => "a controller task ended".to_string(),
+                };
+                tracing::error!(wds = %ctx.cfg.wds_name, "{why}");
+                obs.supervisor.fail(why);
+            }
+            _ = tick.tick() => obs.supervisor.beat(0),
+        }
+    }
     tasks.abort_all();
 }
