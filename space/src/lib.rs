@@ -24,3 +24,4 @@ pub use handlers::router;
 pub use security::Security;
 pub use server::{RunningSpace, ServeError, start};
 pub use space::{OpenError, Space, SpaceConfig};
+pub use store::{EtcdConfig, StoreConfig};

@@ -18,7 +18,7 @@ use crate::objects::WriteOptions;
 use crate::security::SecurityError;
 use crate::security::authn::{self, PeerIdentity};
 use crate::space::{OpenError, Space, SpaceConfig};
-use crate::store::StoreError;
+use crate::store::{StoreConfig, StoreError};
 
 /// Errors starting a space.
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +206,10 @@ pub async fn start(config: SpaceConfig, listen: SocketAddr) -> Result<RunningSpa
     if space.config.simulator {
         controllers.push(tokio::spawn(crate::simulator::run(space.clone())));
     }
+    if space.config.store != StoreConfig::Embedded {
+        // Other replicas create CRDs too: serve them here as soon as they arrive.
+        controllers.push(tokio::spawn(follow_crds(space.clone())));
+    }
     let kubeconfig = space.config.data_dir.join("kubeconfig");
     let running = RunningSpace {
         space,
@@ -327,6 +331,25 @@ async fn connection<I, S>(
         _ = stopping.changed() => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
+        }
+    }
+}
+
+/// Re-reads the served CRDs whenever one changes (whoever changed it).
+async fn follow_crds(space: Arc<Space>) {
+    let mut events = space.store.subscribe_all();
+    space.refresh_crds();
+    loop {
+        match events.recv().await {
+            Ok(ev)
+                if ev.key.gr.group == "apiextensions.k8s.io"
+                    && ev.key.gr.resource == "customresourcedefinitions" =>
+            {
+                space.refresh_crds()
+            }
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => space.refresh_crds(),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
     }
 }

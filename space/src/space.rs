@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::registry::Registry;
 use crate::security::{Auth, ClientCredential, Security, SecurityError};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreConfig, StoreError};
 
 /// Errors opening a space.
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +24,10 @@ pub enum OpenError {
 pub struct SpaceConfig {
     /// The space's name (kubeconfig context and cluster name).
     pub name: String,
-    /// Where the store and the kubeconfig live.
+    /// Where the store (when embedded), the kubeconfig, the PKI and the tokens live.
     pub data_dir: PathBuf,
+    /// Where the objects live: the embedded store under `data_dir`, or etcd.
+    pub store: StoreConfig,
     /// Watch events kept per resource for watches that resume from a resourceVersion.
     pub watch_history: usize,
     /// Run the workload simulator (for simulated WECs).
@@ -55,6 +57,7 @@ impl SpaceConfig {
         SpaceConfig {
             name: name.into(),
             data_dir: data_dir.into(),
+            store: StoreConfig::Embedded,
             watch_history: 1000,
             simulator: false,
             simulator_config: crate::simulator::SimulatorConfig::default(),
@@ -94,7 +97,14 @@ impl Space {
             Security::Insecure => None,
             Security::Secure => Some(Auth::open(&config.name, &config.data_dir)?),
         };
-        let store = Store::open(&config.data_dir.join("store"), config.watch_history)?;
+        let store = match &config.store {
+            StoreConfig::Embedded => {
+                Store::open(&config.data_dir.join("store"), config.watch_history)?
+            }
+            StoreConfig::Etcd(e) => {
+                Store::open_etcd(e, &e.prefix_for(&config.name), config.watch_history)?
+            }
+        };
         let space = Arc::new(Space {
             config,
             store,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use kubestellar_space::{Security, SpaceConfig};
+use kubestellar_space::{Security, SpaceConfig, StoreConfig};
 
 /// Space subcommands.
 #[derive(Debug, Subcommand)]
@@ -18,6 +18,10 @@ pub enum SpaceCommand {
     /// client certificate in group system:masters) to DIR/kubeconfig once the space answers.
     /// Restarting on the same --data-dir restores every object, the CA, certificates and
     /// tokens; resourceVersions continue upward.
+    ///
+    /// With --store etcd://HOST:PORT the objects live in etcd instead: resourceVersions are
+    /// etcd revisions, and several servers started with the same --store, --name (or
+    /// --etcd-prefix) and a copy of the same DIR/pki and DIR/tokens.csv serve one space.
     Serve(ServeArgs),
 }
 
@@ -30,9 +34,19 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
-    /// Directory for the store and the kubeconfig (created if missing).
+    /// Directory for the embedded store, the kubeconfig, the CA and the tokens (created if
+    /// missing).
     #[arg(long)]
     pub data_dir: PathBuf,
+    /// Where the objects live: `embedded` (a database under --data-dir) or
+    /// `etcd://HOST:PORT[,HOST:PORT...]` (an etcd v3 cluster over plain HTTP, keys under
+    /// --etcd-prefix; watches follow etcd, so writes through any server reach every server).
+    #[arg(long, default_value = "embedded", value_name = "STORE")]
+    pub store: String,
+    /// Key prefix of this space in etcd (default `/kubestellar/<name>`); spaces sharing one
+    /// etcd need different prefixes.
+    #[arg(long, value_name = "PREFIX")]
+    pub etcd_prefix: Option<String>,
     /// Run the workload simulator (the space behaves like a cluster running its workloads).
     #[arg(long)]
     pub simulator: bool,
@@ -62,6 +76,14 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         let mut config = SpaceConfig::new(&a.name, &a.data_dir);
         config.simulator = a.simulator;
+        config.store = StoreConfig::parse(&a.store).context("bad --store")?;
+        match (&mut config.store, &a.etcd_prefix) {
+            (StoreConfig::Etcd(e), Some(p)) => e.prefix = Some(p.clone()),
+            (StoreConfig::Embedded, Some(_)) => {
+                anyhow::bail!("--etcd-prefix needs --store etcd://...")
+            }
+            _ => {}
+        }
         config.watch_history = a.watch_history;
         config.security = if a.insecure {
             Security::Insecure

@@ -25,6 +25,16 @@ pub(super) struct Hubs {
 }
 
 impl Hubs {
+    /// No watchers yet; history of `capacity` events per resource, starting at `start_rv`.
+    pub fn new(capacity: usize, start_rv: u64) -> Hubs {
+        Hubs {
+            by_resource: HashMap::new(),
+            all: broadcast::channel(16384).0,
+            capacity: capacity.max(1),
+            start_rv,
+        }
+    }
+
     /// The hub of a resource, created on first use.
     pub fn hub(&mut self, gr: &GroupResource) -> &mut Hub {
         let start = self.start_rv;
@@ -47,5 +57,17 @@ impl Hubs {
         }
         let _ = hub.tx.send(ev.clone());
         let _ = self.all.send(ev);
+    }
+
+    /// Restarts every resource's history at `rv` and ends every live watch of a resource
+    /// (their receivers see the channel close): after a relist nothing before `rv` can be
+    /// replayed.
+    pub fn reset(&mut self, rv: u64) {
+        self.start_rv = rv;
+        for hub in self.by_resource.values_mut() {
+            hub.history.clear();
+            hub.floor = rv;
+            hub.tx = broadcast::channel(4096).0;
+        }
     }
 }

@@ -1,37 +1,43 @@
 //! The object store: every object in memory (serialized JSON plus the few metadata fields the
-//! server indexes), made durable by [`durable`] before a write is acknowledged, with one global
-//! monotonic resourceVersion and a bounded per-resource event history for watches.
+//! server indexes) with one global monotonic resourceVersion and a bounded per-resource event
+//! history for watches. Reads are served from memory; where the objects are kept decides who
+//! writes:
 //!
-//! Writes are serialized by one lock that assigns the resourceVersion and updates memory; the
-//! durable writer then commits many of them in one batch through the [`Backend`] and publishes
-//! their events in resourceVersion order. A write is answered only once it is on disk.
-//!
-//! Readers may see a change a little before it is durable. If the process dies in that window,
-//! the change is lost although a reader saw its resourceVersion; so at most [`MAX_IN_FLIGHT`]
-//! changes are ever undurable, and a reopened store continues [`MAX_IN_FLIGHT`] versions above
-//! what it persisted: no resourceVersion a client saw is ever reused.
+//! * Embedded ([`local`]): writes are serialized by one lock that assigns the resourceVersion
+//!   and updates memory; the durable writer ([`durable`]) commits many of them in one batch
+//!   through the [`Backend`] (redb + WAL) and publishes their events in resourceVersion order.
+//!   A write is answered only once it is on disk. Readers may see a change a little before it
+//!   is durable. If the process dies in that window, the change is lost although a reader saw
+//!   its resourceVersion; so at most [`MAX_IN_FLIGHT`] changes are ever undurable, and a
+//!   reopened store continues [`MAX_IN_FLIGHT`] versions above what it persisted: no
+//!   resourceVersion a client saw is ever reused.
+//! * etcd ([`etcd`], [`feed`]): the resourceVersion is etcd's revision; writes are etcd
+//!   transactions and memory is fed only by an etcd watch, so several replicas share one store.
 
 mod backend;
 mod durable;
+mod etcd;
+mod feed;
 mod hub;
+mod local;
 mod redb;
+mod state;
 mod types;
 mod wal;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use bytes::Bytes;
 use serde_json::Value;
-use tokio::sync::{Semaphore, broadcast, oneshot};
+use tokio::sync::broadcast;
 
 use crate::registry::GroupResource;
 pub use backend::{Backend, Change, Loaded};
-use durable::{Durable, DurableWrite};
+pub use etcd::EtcdConfig;
 use hub::Hubs;
 pub use redb::RedbBackend;
+use state::State;
 pub use types::{
     Committed, Event, EventType, ObjMeta, ObjectKey, OwnerRef, Page, Precondition, StoredObject,
 };
@@ -77,46 +83,6 @@ pub enum CommitError {
     Store(#[from] StoreError),
 }
 
-/// One resource's objects by (namespace, name).
-type Table = BTreeMap<(String, String), StoredObject>;
-
-#[derive(Default)]
-struct State {
-    rv: u64,
-    tables: HashMap<GroupResource, Table>,
-    by_uid: HashMap<String, ObjectKey>,
-    dependents: HashMap<String, BTreeSet<ObjectKey>>,
-}
-
-impl State {
-    fn index(&mut self, key: &ObjectKey, old: Option<&StoredObject>, new: Option<&StoredObject>) {
-        if let Some(o) = old {
-            if !o.meta.uid.is_empty() {
-                self.by_uid.remove(&o.meta.uid);
-            }
-            for owner in &o.meta.owners {
-                if let Some(set) = self.dependents.get_mut(&owner.uid) {
-                    set.remove(key);
-                    if set.is_empty() {
-                        self.dependents.remove(&owner.uid);
-                    }
-                }
-            }
-        }
-        if let Some(n) = new {
-            if !n.meta.uid.is_empty() {
-                self.by_uid.insert(n.meta.uid.clone(), key.clone());
-            }
-            for owner in &n.meta.owners {
-                self.dependents
-                    .entry(owner.uid.clone())
-                    .or_default()
-                    .insert(key.clone());
-            }
-        }
-    }
-}
-
 /// A started watch: the events after the requested version already known, then live ones.
 pub struct Subscription {
     /// Events after the requested version that happened before the watch started.
@@ -135,14 +101,40 @@ pub struct Expired {
     pub oldest: u64,
 }
 
+/// Where a space keeps its objects.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// The embedded redb database under the space's data directory.
+    #[default]
+    Embedded,
+    /// An etcd v3 cluster, shared by every replica of the space.
+    Etcd(EtcdConfig),
+}
+
+impl StoreConfig {
+    /// Parses `embedded` or `etcd://host:port[,host:port]`.
+    pub fn parse(s: &str) -> Result<StoreConfig, StoreError> {
+        if s == "embedded" {
+            return Ok(StoreConfig::Embedded);
+        }
+        EtcdConfig::parse(s).map(StoreConfig::Etcd)
+    }
+}
+
+/// Who writes: the embedded writer, or etcd transactions.
+enum Writer {
+    Local(local::Local),
+    Etcd(etcd::Etcd),
+}
+
 /// The store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     state: Arc<RwLock<State>>,
     hubs: Arc<Mutex<Hubs>>,
-    durable: Arc<Durable>,
+    /// Embedded: a commit failed (sticky). etcd: the store is not following etcd right now.
     failed: Arc<AtomicBool>,
-    in_flight: Arc<Semaphore>,
+    writer: Arc<Writer>,
 }
 
 impl Store {
@@ -156,57 +148,30 @@ impl Store {
     }
 
     /// Opens the store on any backend: loads everything into memory and starts the writer.
-    pub fn with_backend(
-        mut backend: Box<dyn Backend>,
-        history: usize,
-    ) -> Result<Store, StoreError> {
-        let loaded = backend.load()?;
-        let mut state = State::default();
-        let mut max_object_rv = 0;
-        for (k, bytes) in loaded.objects {
-            let key = ObjectKey::parse_storage_key(&k)
-                .ok_or_else(|| StoreError::Corrupt(k.clone(), "bad key".into()))?;
-            let v: Value = serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Corrupt(k.clone(), e.to_string()))?;
-            let rv = v["metadata"]["resourceVersion"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let obj = StoredObject {
-                rv,
-                json: Bytes::from(bytes),
-                meta: Arc::new(ObjMeta::of(&v)),
-            };
-            max_object_rv = max_object_rv.max(rv);
-            state.index(&key, None, Some(&obj));
-            state
-                .tables
-                .entry(key.gr.clone())
-                .or_default()
-                .insert((key.namespace, key.name), obj);
-        }
-        // A store used before may have shown versions it never persisted: start above them,
-        // and record the new start so that a crash before the next write jumps again.
-        let persisted = loaded.rv.unwrap_or(0).max(max_object_rv);
-        state.rv = match loaded.rv {
-            Some(_) => persisted + MAX_IN_FLIGHT as u64,
-            None => persisted,
-        };
-        backend.persist(&[], state.rv)?;
-        let start_rv = state.rv;
+    pub fn with_backend(backend: Box<dyn Backend>, history: usize) -> Result<Store, StoreError> {
         let failed = Arc::new(AtomicBool::new(false));
-        let durable = Durable::start(backend, failed.clone())?;
+        let (state, writer) = local::open(backend, failed.clone())?;
+        let start_rv = state.rv;
         Ok(Store {
             state: Arc::new(RwLock::new(state)),
-            hubs: Arc::new(Mutex::new(Hubs {
-                by_resource: HashMap::new(),
-                all: broadcast::channel(16384).0,
-                capacity: history.max(1),
-                start_rv,
-            })),
-            durable: Arc::new(durable),
+            hubs: Arc::new(Mutex::new(Hubs::new(history, start_rv))),
             failed,
-            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            writer: Arc::new(Writer::Local(writer)),
+        })
+    }
+
+    /// Opens the store on etcd under `prefix` (see [`EtcdConfig::prefix_for`]): lists every
+    /// object once and follows etcd's watch from there. Blocks until the list is loaded.
+    pub fn open_etcd(cfg: &EtcdConfig, prefix: &str, history: usize) -> Result<Store, StoreError> {
+        let state = Arc::new(RwLock::new(State::default()));
+        let hubs = Arc::new(Mutex::new(Hubs::new(history, 0)));
+        let failed = Arc::new(AtomicBool::new(false));
+        let (writer, _rev) = etcd::open(cfg, prefix, state.clone(), hubs.clone(), failed.clone())?;
+        Ok(Store {
+            state,
+            hubs,
+            failed,
+            writer: Arc::new(Writer::Etcd(writer)),
         })
     }
 
@@ -327,116 +292,20 @@ impl Store {
         }
     }
 
-    /// Applies one change and waits until it is durable.
+    /// Applies one change and waits until it is durable (embedded) or committed to etcd and
+    /// applied to this replica's memory (etcd).
     pub async fn commit(
         &self,
         key: &ObjectKey,
         pre: Precondition,
         value: Option<Value>,
     ) -> Result<Committed, CommitError> {
-        if self.failed.load(Ordering::SeqCst) {
-            return Err(StoreError::Failed.into());
-        }
-        // Held until the change is durable: bounds what a crash can take back.
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        let (ack_tx, ack_rx) = oneshot::channel();
-        let committed = {
-            let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
-            let tkey = (key.namespace.clone(), key.name.clone());
-            let old = st.tables.get(&key.gr).and_then(|t| t.get(&tkey)).cloned();
-            match (pre, &old) {
-                (Precondition::Absent, Some(_)) => return Err(CommitError::AlreadyExists),
-                (Precondition::Exists | Precondition::ResourceVersion(_), None) => {
-                    return Err(CommitError::NotFound);
-                }
-                (Precondition::ResourceVersion(rv), Some(o)) if o.rv != rv => {
-                    return Err(CommitError::Conflict);
-                }
-                _ => {}
+        match &*self.writer {
+            Writer::Local(w) => {
+                w.commit(&self.state, &self.hubs, &self.failed, key, pre, value)
+                    .await
             }
-            if value.is_none() && old.is_none() {
-                return Err(CommitError::NotFound);
-            }
-            let rv = st.rv + 1;
-            st.rv = rv;
-            let mut new_value = None;
-            let (event, new) = match value {
-                Some(v) => {
-                    let (obj, v) = StoredObject::from_value(v, rv);
-                    new_value = Some(v);
-                    st.tables
-                        .entry(key.gr.clone())
-                        .or_default()
-                        .insert(tkey, obj.clone());
-                    let kind = if old.is_some() {
-                        EventType::Modified
-                    } else {
-                        EventType::Added
-                    };
-                    (
-                        Event {
-                            kind,
-                            key: key.clone(),
-                            object: obj.clone(),
-                            prev: old.clone(),
-                        },
-                        Some(obj),
-                    )
-                }
-                None => {
-                    if let Some(t) = st.tables.get_mut(&key.gr) {
-                        t.remove(&tkey);
-                    }
-                    let last = old
-                        .as_ref()
-                        .map(|o| StoredObject::from_value(o.value(), rv).0);
-                    let object = last.unwrap_or_else(|| StoredObject {
-                        rv,
-                        json: Bytes::new(),
-                        meta: Arc::default(),
-                    });
-                    (
-                        Event {
-                            kind: EventType::Deleted,
-                            key: key.clone(),
-                            object,
-                            prev: old.clone(),
-                        },
-                        None,
-                    )
-                }
-            };
-            st.index(key, old.as_ref(), new.as_ref());
-            let hubs = self.hubs.clone();
-            let event = Arc::new(event);
-            self.durable.submit(DurableWrite {
-                change: Change {
-                    key: key.storage_key(),
-                    value: new.as_ref().map(|n| n.json.clone()),
-                },
-                rv,
-                on_durable: Box::new(move || {
-                    hubs.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .publish(event)
-                }),
-                ack: ack_tx,
-            })?;
-            Committed {
-                rv,
-                new,
-                value: new_value,
-                old,
-            }
-        };
-        match ack_rx.await {
-            Ok(Ok(())) => Ok(committed),
-            Ok(Err(e)) => Err(e.into()),
-            Err(_) => Err(StoreError::Closed.into()),
+            Writer::Etcd(w) => w.commit(key, pre, value).await,
         }
     }
 

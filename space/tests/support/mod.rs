@@ -1,8 +1,13 @@
 //! Test support: a space served on a loopback port from its own runtime thread, and real
 //! kubectl binaries run against it with a fresh cache directory.
+//!
+//! Compiled into the `etcd_kubectl` test (which includes the kubectl check files), every
+//! [`TestSpace`] is instead two space servers on one fresh etcd; the checks talk to one of
+//! them, alternately the first and the second started.
 
 #![allow(dead_code)]
 
+pub mod etcd;
 pub mod http;
 pub mod manifests;
 
@@ -19,7 +24,17 @@ pub struct TestSpace {
     pub kubeconfig: PathBuf,
     rt: Option<tokio::runtime::Runtime>,
     running: Option<RunningSpace>,
+    /// The other replica, when the space runs on etcd.
+    peer: Option<RunningSpace>,
+    peer_dir: Option<tempfile::TempDir>,
+    etcd: Option<etcd::Etcd>,
 }
+
+/// True in the test that runs the kubectl checks against spaces on etcd.
+pub const ON_ETCD: bool = matches!(env!("CARGO_CRATE_NAME").as_bytes(), b"etcd_kubectl");
+
+/// Which replica the next etcd-backed [`TestSpace`] serves its checks from.
+static NEXT_PRIMARY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl TestSpace {
     /// Starts a fresh space.
@@ -37,19 +52,58 @@ impl TestSpace {
             .enable_all()
             .build()
             .expect("runtime");
-        let running = rt
-            .block_on(kubestellar_space::start(
+        let start = |cfg: SpaceConfig| {
+            rt.block_on(kubestellar_space::start(
                 cfg,
                 "127.0.0.1:0".parse().expect("addr"),
             ))
-            .expect("space starts");
+            .expect("space starts")
+        };
+        if !ON_ETCD {
+            let running = start(cfg);
+            return TestSpace {
+                url: running.url(),
+                kubeconfig: running.kubeconfig.clone(),
+                dir,
+                rt: Some(rt),
+                running: Some(running),
+                peer: None,
+                peer_dir: None,
+                etcd: None,
+            };
+        }
+        let etcd = etcd::Etcd::start();
+        cfg.store = etcd.store("/test");
+        let peer_dir = tempfile::tempdir().expect("tempdir");
+        let mut peer_cfg = cfg.clone();
+        peer_cfg.data_dir = peer_dir.path().to_path_buf();
+        // The second replica shares the first one's CA and tokens, as replicas must.
+        let primary_first =
+            NEXT_PRIMARY.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0;
+        let (running, peer) = if primary_first {
+            let r = start(cfg);
+            copy_identity(dir.path(), peer_dir.path());
+            (r, start(peer_cfg))
+        } else {
+            let p = start(peer_cfg);
+            copy_identity(peer_dir.path(), dir.path());
+            (start(cfg), p)
+        };
         TestSpace {
             url: running.url(),
             kubeconfig: running.kubeconfig.clone(),
             dir,
             rt: Some(rt),
             running: Some(running),
+            peer: Some(peer),
+            peer_dir: Some(peer_dir),
+            etcd: Some(etcd),
         }
+    }
+
+    /// The other replica, when the space runs on etcd.
+    pub fn peer(&self) -> Option<&RunningSpace> {
+        self.peer.as_ref()
     }
 
     /// The running space.
@@ -107,8 +161,26 @@ impl Drop for TestSpace {
     fn drop(&mut self) {
         if let (Some(rt), Some(r)) = (self.rt.take(), self.running.take()) {
             rt.block_on(r.stop());
+            if let Some(p) = self.peer.take() {
+                rt.block_on(p.stop());
+            }
             rt.shutdown_background();
         }
+    }
+}
+
+/// Copies a space's CA and tokens (`pki/`, `tokens.csv`) to another data directory.
+fn copy_identity(from: &Path, to: &Path) {
+    let pki = from.join("pki");
+    if pki.is_dir() {
+        std::fs::create_dir_all(to.join("pki")).expect("pki dir");
+        for e in std::fs::read_dir(&pki).expect("pki") {
+            let e = e.expect("pki entry");
+            std::fs::copy(e.path(), to.join("pki").join(e.file_name())).expect("copy pki");
+        }
+    }
+    if from.join("tokens.csv").exists() {
+        std::fs::copy(from.join("tokens.csv"), to.join("tokens.csv")).expect("copy tokens");
     }
 }
 
