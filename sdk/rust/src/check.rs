@@ -4,6 +4,10 @@
 //! They run on every plugin call, so they read only what they check: the identity fields of a
 //! transformed object and the JSON type of summary cells are taken from a validating pass over
 //! the text that skips every other value (`IgnoredAny`) instead of building the whole tree.
+//! For transformed objects a byte-level scanner ([`scan`]) goes first; serde_json decides
+//! whatever it leaves open.
+
+mod scan;
 
 use std::fmt;
 
@@ -17,6 +21,14 @@ use crate::{CellValue, Summary};
 /// same `apiVersion`, `kind`, `metadata.name` and `metadata.namespace` (an absent namespace and an
 /// empty one are the same). Returns the reason when it is not.
 pub fn transformed_object(input: &str, output: &str) -> Result<(), String> {
+    if same_identity_quickly(input, output) {
+        return Ok(());
+    }
+    transformed_object_by_serde(input, output)
+}
+
+/// [`transformed_object`] without the scanner.
+fn transformed_object_by_serde(input: &str, output: &str) -> Result<(), String> {
     let after = match parse_top(output).map_err(|e| format!("output is not JSON: {e}"))? {
         Top::Object(identity) => identity,
         Top::Other(kind) => return Err(format!("output is a JSON {kind}, not an object")),
@@ -52,6 +64,39 @@ pub fn transformed_object(input: &str, output: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// True when both texts are JSON objects whose identity fields are the same plain strings (or
+/// absent), as [`scan`] reads them; false when it takes serde_json to tell (any difference, any
+/// other kind of value, anything the scanner leaves open), so the caller then decides as before.
+fn same_identity_quickly(input: &str, output: &str) -> bool {
+    let (Some(after), Some(before)) = (scan::scan(output), scan::scan(input)) else {
+        return false;
+    };
+    let same = |b: Option<&str>, a: Option<&str>| match (plain(b), plain(a)) {
+        (Some(b), Some(a)) => b == a,
+        _ => false,
+    };
+    let same_namespace = |b: Option<&str>, a: Option<&str>| match (plain(b), plain(a)) {
+        (Some(b), Some(a)) => b.filter(|s| !s.is_empty()) == a.filter(|s| !s.is_empty()),
+        _ => false,
+    };
+    same(before.api_version, after.api_version)
+        && same(before.kind, after.kind)
+        && same(before.name, after.name)
+        && same_namespace(before.namespace, after.namespace)
+}
+
+/// The value of a raw identity field when it is absent (`Some(None)`) or a string without
+/// escapes, whose text is its value; `None` when it takes decoding.
+fn plain(raw: Option<&str>) -> Option<Option<&str>> {
+    match raw {
+        None => Some(None),
+        Some(raw) if raw.len() >= 2 && raw.starts_with('"') && !raw.contains('\\') => {
+            raw.get(1..raw.len() - 1).map(Some)
+        }
+        Some(_) => None,
+    }
 }
 
 /// Checks that a summary is well formed: unique column names, every row as wide as the column
@@ -413,6 +458,96 @@ mod tests {
                     ours.is_ok(),
                     theirs.is_ok(),
                     "{input} -> {output}: {ours:?}"
+                );
+            }
+        }
+    }
+
+    /// Texts around the scanner's edge cases: escapes, surrogates, numbers, literals,
+    /// whitespace, repeated members, non-object metadata, nesting.
+    const EDGES: [&str; 20] = [
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"n","labels":{"x":"y"}},"data":{"k":"line\nnext \u00e9 \"q\" \\ \/"}}"#,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a\u0041"}}"#,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"\ud83d\ude00"}}"#,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"\ud83d"}}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"},"n":[0,-0,1.5,-2e10,3E+2,4e-3,12345678901234567890123,1e999]}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"},"n":[01]}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"},"n":[1.]}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"},"n":[-]}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"},"b":[true,false,null,{},[]]}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"},"b":[truex]}"#,
+        " \n\t{ \"apiVersion\" : \"v1\" ,\r\"kind\":\"X\", \"metadata\" : { \"name\" : \"a\" } }\n ",
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"},"metadata":{"name":"b","namespace":""}}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"},"metadata":1e999}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"},"metadata":null}"#,
+        r#"{"api\u0056ersion":"v2","apiVersion":"v1","kind":"X","metadata":{"name":"a"}}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a","nam\u0065":"b"}}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"},"deep":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"},"s":"tab	inside"}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a","namespace":null}}"#,
+        r#"{"apiVersion":"v1","kind":"X","metadata":{"name":"a"}} {}"#,
+    ];
+
+    /// Every text made from `seeds` by replacing, inserting or deleting one byte (from a set of
+    /// JSON-significant characters), kept if it is still UTF-8.
+    fn mutations(seeds: &[&str]) -> Vec<String> {
+        let alphabet = [
+            "\"", "\\", "{", "}", "[", "]", ",", ":", " ", "0", "1", "-", ".", "e", "t", "n", "u",
+            "a", "\u{1}", "é",
+        ];
+        let mut out = Vec::new();
+        for seed in seeds {
+            out.push((*seed).to_owned());
+            for i in (0..seed.len()).filter(|&i| seed.is_char_boundary(i)) {
+                let next = (i + 1..=seed.len())
+                    .find(|&j| seed.is_char_boundary(j))
+                    .unwrap();
+                out.push(format!("{}{}", &seed[..i], &seed[next..]));
+                for a in alphabet {
+                    out.push(format!("{}{a}{}", &seed[..i], &seed[i..]));
+                    out.push(format!("{}{a}{}", &seed[..i], &seed[next..]));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn scanner_accepts_only_what_serde_accepts_and_reads_the_same_identity() {
+        let raw = |r: Option<&str>| r.map(|r| serde_json::from_str::<Value>(r).unwrap());
+        let mut accepted = 0;
+        let texts = mutations(&EDGES);
+        for text in &texts {
+            let Some(id) = scan::scan(text) else { continue };
+            accepted += 1;
+            // What the serde pass of the check reads.
+            let theirs = match parse_top(text) {
+                Ok(Top::Object(id)) => id,
+                Ok(Top::Other(kind)) => panic!("scanner accepted a {kind}: {text}"),
+                Err(e) => panic!("scanner accepted what serde rejects ({e}): {text}"),
+            };
+            assert_eq!(raw(id.api_version), theirs.api_version, "{text}");
+            assert_eq!(raw(id.kind), theirs.kind, "{text}");
+            assert_eq!(raw(id.name), theirs.name, "{text}");
+            assert_eq!(raw(id.namespace), theirs.namespace, "{text}");
+        }
+        // The corpus exercises both outcomes.
+        assert!(
+            accepted > 1000 && accepted < texts.len() - 1000,
+            "{accepted}"
+        );
+    }
+
+    #[test]
+    fn check_with_scanner_decides_as_serde_alone() {
+        let texts = mutations(&EDGES[..12]);
+        let inputs = [EDGES[0], EDGES[4], EDGES[11], DEP];
+        for input in inputs {
+            for output in &texts {
+                assert_eq!(
+                    transformed_object(input, output),
+                    transformed_object_by_serde(input, output),
+                    "{input} -> {output}"
                 );
             }
         }
