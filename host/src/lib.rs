@@ -12,6 +12,7 @@ pub mod health;
 pub mod inventory;
 pub mod leader;
 pub mod plugins;
+pub mod secrets;
 pub mod status;
 pub mod system;
 pub mod transport;

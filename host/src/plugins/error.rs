@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use kubestellar_plugin_sdk::ConfigProblem;
 
+use crate::secrets::SecretValues;
+
 /// Loading or calling a plugin failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PluginError {
@@ -137,6 +139,48 @@ impl PluginError {
                 | PluginError::InvalidConfig { .. }
                 | PluginError::Instantiate { .. }
         )
+    }
+}
+
+impl PluginError {
+    /// The error with `secrets` redacted from every text a plugin's input could reach (its
+    /// messages, its stderr, its configuration problems).
+    pub fn redacted(self, secrets: &SecretValues) -> PluginError {
+        if secrets.is_empty() {
+            return self;
+        }
+        let r = |s: String| secrets.redact(&s).into_owned();
+        match self {
+            PluginError::Trap {
+                plugin,
+                message,
+                stderr,
+            } => PluginError::Trap {
+                plugin,
+                message: r(message),
+                stderr: r(stderr),
+            },
+            PluginError::PluginReported { plugin, message } => PluginError::PluginReported {
+                plugin,
+                message: r(message),
+            },
+            PluginError::InvalidOutput { plugin, reason } => PluginError::InvalidOutput {
+                plugin,
+                reason: r(reason),
+            },
+            PluginError::InvalidConfig { plugin, problems } => PluginError::InvalidConfig {
+                plugin,
+                problems: problems
+                    .into_iter()
+                    .map(|p| ConfigProblem::new(r(p.field), r(p.message)))
+                    .collect(),
+            },
+            PluginError::Instantiate { plugin, message } => PluginError::Instantiate {
+                plugin,
+                message: r(message),
+            },
+            other => other,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 use wasmtime::component::HasData;
 
 use super::bindings::host::{Host, Level};
+use crate::secrets::SecretValues;
 
 /// Longest message kept from one `log` call; the rest is cut.
 pub const MAX_MESSAGE_BYTES: usize = 1024;
@@ -62,12 +63,23 @@ impl Default for LogLimiter {
 pub struct HostLog {
     plugin: Arc<str>,
     limiter: Arc<Mutex<LogLimiter>>,
+    /// The values of the Secret the current call was handed, kept out of its log lines.
+    secrets: SecretValues,
 }
 
 impl HostLog {
     /// Logs for `plugin`, sharing `limiter` with its other instances.
     pub fn new(plugin: Arc<str>, limiter: Arc<Mutex<LogLimiter>>) -> Self {
-        HostLog { plugin, limiter }
+        HostLog {
+            plugin,
+            limiter,
+            secrets: SecretValues::default(),
+        }
+    }
+
+    /// Redacts `secrets` from the log lines of the coming call.
+    pub fn redact(&mut self, secrets: SecretValues) {
+        self.secrets = secrets;
     }
 }
 
@@ -87,6 +99,7 @@ impl Host for HostLog {
                 "plugin log rate limit: {suppressed} lines dropped"
             );
         }
+        let message = self.secrets.redact(&message);
         let message = truncate(&message);
         match level {
             Level::Debug => tracing::debug!(plugin, "{message}"),

@@ -15,6 +15,7 @@ use super::{
     ClusterContext, ConfigProblem, Limits, PluginError, PluginInfo, PluginKind, Report, Scope,
     Summary, Transformed, convert, engine,
 };
+use crate::secrets::SecretValues;
 
 /// How long loading took and whether the precompiled cache was used.
 #[derive(Debug, Clone)]
@@ -150,7 +151,7 @@ impl LoadedPlugin {
             log_limiter,
             warm: Mutex::new(Vec::new()),
         };
-        let info = plugin.call(|store, bound| {
+        let info = plugin.call(&SecretValues::default(), |store, bound| {
             let wit = match bound {
                 Bound::Transformer(t) => t.kubestellar_plugin_plugin().call_describe(store)?,
                 Bound::Summarizer(s) => s.kubestellar_plugin_plugin().call_describe(store)?,
@@ -237,7 +238,7 @@ impl LoadedPlugin {
                 problems: vec![ConfigProblem::new("", format!("not valid JSON: {e}"))],
             });
         }
-        let problems = self.call(|store, bound| {
+        let problems = self.call(&SecretValues::default(), |store, bound| {
             let wit = match bound {
                 Bound::Transformer(t) => t
                     .kubestellar_plugin_plugin()
@@ -272,7 +273,7 @@ impl LoadedPlugin {
         self.expect(PluginKind::Transformer)?;
         let per_cluster = self.info.scope == Scope::PerCluster;
         let cluster = cluster.filter(|_| per_cluster).map(convert::cluster_to_wit);
-        self.call(|store, bound| {
+        self.call(&SecretValues::of_json(object), |store, bound| {
             let Bound::Transformer(t) = bound else {
                 return Ok(Err(self.wrong_world(PluginKind::Transformer)));
             };
@@ -311,7 +312,7 @@ impl LoadedPlugin {
     ) -> Result<Summary, PluginError> {
         self.expect(PluginKind::Summarizer)?;
         let reports: Vec<_> = reports.iter().map(convert::report_to_wit).collect();
-        self.call(|store, bound| {
+        self.call(&SecretValues::of_json(object), |store, bound| {
             let Bound::Summarizer(s) = bound else {
                 return Ok(Err(self.wrong_world(PluginKind::Summarizer)));
             };
@@ -362,8 +363,11 @@ impl LoadedPlugin {
     /// Runs `f` on an instance. The outer `Err` is a wasm-level failure (trap, deadline, memory);
     /// the inner one a contract-level failure. Either way the instance is discarded: a trapped
     /// instance cannot be entered again, and one that misbehaved is not trusted again.
+    /// `secrets`: the values of a Secret the plugin is handed, redacted from its log lines and
+    /// from the error (crate::secrets).
     fn call<R>(
         &self,
+        secrets: &SecretValues,
         f: impl FnOnce(&mut Store<State>, &Bound) -> wasmtime::Result<Result<R, PluginError>>,
     ) -> Result<R, PluginError> {
         let mut inst = match self.take_warm() {
@@ -377,6 +381,7 @@ impl LoadedPlugin {
             None => self.instantiate()?,
         };
         let before = inst.sandbox.output.contents().len();
+        inst.sandbox.store.data_mut().log.redact(secrets.clone());
         let result = f(&mut inst.sandbox.store, &inst.bound);
         inst.calls += 1;
         match result {
@@ -384,12 +389,17 @@ impl LoadedPlugin {
                 self.give_back(inst);
                 Ok(r)
             }
-            Ok(Err(e)) => Err(e),
+            Ok(Err(e)) => Err(e.redacted(secrets)),
             Err(e) => {
                 let stderr = store::output_since(&inst.sandbox.output, before);
                 let err = store::classify(&e, &self.name, &self.limits, stderr);
-                tracing::debug!(plugin = &*self.name, "plugin call failed: {e:?}");
-                Err(err)
+                let detail = format!("{e:?}");
+                tracing::debug!(
+                    plugin = &*self.name,
+                    "plugin call failed: {}",
+                    secrets.redact(&detail)
+                );
+                Err(err.redacted(secrets))
             }
         }
     }
