@@ -12,24 +12,20 @@
 //! * Metrics: `kubestellar_leader{component}` (1 while this process does the work, always 1
 //!   without `--leader-elect` once started), reconcile/error counters and work-queue depth of
 //!   the watched loops, plus what each component adds with [`Health::add_metrics`]. Labels carry
-//!   only names (component, loop, resource kinds), never object contents.
+//!   only names (component, loop, WDS), never object contents.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+mod metrics;
+mod server;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
+pub use metrics::Metrics;
+pub use server::{Endpoints, METRICS_CONTENT_TYPE};
 
 /// A watched loop that has not beaten for this long makes `/healthz` fail.
 pub const MAX_BEAT_AGE: Duration = Duration::from_secs(60);
-
-/// Content type of `/metrics` (what `prometheus_client`'s text encoder writes).
-pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Errors of the health endpoints.
 #[derive(Debug, thiserror::Error)]
@@ -178,95 +174,6 @@ impl LoopStats {
         let age = last.elapsed();
         if age > max_age {
             return Err(format!("no progress for {}s", age.as_secs()));
-        }
-        Ok(())
-    }
-}
-
-/// Samples gathered for one scrape; components add theirs with [`Health::add_metrics`].
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// name -> (help, is counter, samples).
-    families: BTreeMap<String, Family>,
-}
-
-#[derive(Debug)]
-struct Family {
-    help: String,
-    counter: bool,
-    samples: Vec<(Vec<(String, String)>, i64)>,
-}
-
-impl Metrics {
-    /// A counter sample; `name` without `_total` (the encoder adds it).
-    pub fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: u64) {
-        self.add(
-            name,
-            help,
-            true,
-            labels,
-            i64::try_from(value).unwrap_or(i64::MAX),
-        );
-    }
-
-    /// A gauge sample.
-    pub fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: i64) {
-        self.add(name, help, false, labels, value);
-    }
-
-    fn add(&mut self, name: &str, help: &str, counter: bool, labels: &[(&str, &str)], v: i64) {
-        let family = self
-            .families
-            .entry(name.to_string())
-            .or_insert_with(|| Family {
-                help: help.to_string(),
-                counter,
-                samples: Vec::new(),
-            });
-        let labels = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        family.samples.push((labels, v));
-    }
-
-    /// The text exposition format.
-    pub fn render(self) -> String {
-        let mut registry = prometheus_client::registry::Registry::default();
-        registry.register_collector(Box::new(self));
-        let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
-            out.clear();
-        }
-        out
-    }
-}
-
-impl Collector for Metrics {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for (name, f) in &self.families {
-            if f.counter {
-                let mut m = encoder.encode_descriptor(
-                    name,
-                    &f.help,
-                    None,
-                    prometheus_client::metrics::MetricType::Counter,
-                )?;
-                for (labels, v) in &f.samples {
-                    let c = ConstCounter::new(u64::try_from(*v).unwrap_or(0));
-                    c.encode(m.encode_family(labels)?)?;
-                }
-            } else {
-                let mut m = encoder.encode_descriptor(
-                    name,
-                    &f.help,
-                    None,
-                    prometheus_client::metrics::MetricType::Gauge,
-                )?;
-                for (labels, v) in &f.samples {
-                    ConstGauge::new(*v).encode(m.encode_family(labels)?)?;
-                }
-            }
         }
         Ok(())
     }
@@ -422,65 +329,6 @@ impl Health {
         }
         m.render()
     }
-
-    /// Serves `/healthz` and `/readyz` on `probes` and `/metrics` on `metrics` (both on one
-    /// listener if the addresses are equal and not port 0; `None` disables). Binds now, so that a bad address
-    /// fails at startup; serves until the returned [`Endpoints`] is dropped.
-    pub async fn serve(
-        &self,
-        probes: Option<&str>,
-        metrics: Option<&str>,
-    ) -> Result<Endpoints, HealthError> {
-        use axum::routing::get;
-        let probe_routes = || {
-            axum::Router::new()
-                .route("/healthz", get(healthz))
-                .route("/readyz", get(readyz))
-        };
-        let metric_routes = || axum::Router::new().route("/metrics", get(metrics_handler));
-        let mut plan: Vec<(&str, axum::Router<Health>)> = Vec::new();
-        match (probes, metrics) {
-            (Some(p), Some(m)) if p == m && !p.ends_with(":0") => {
-                plan.push((p, probe_routes().merge(metric_routes())))
-            }
-            (p, m) => {
-                if let Some(p) = p {
-                    plan.push((p, probe_routes()));
-                }
-                if let Some(m) = m {
-                    plan.push((m, metric_routes()));
-                }
-            }
-        }
-        let mut ep = Endpoints::default();
-        for (addr, router) in plan {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| HealthError::Bind {
-                    addr: addr.to_string(),
-                    source,
-                })?;
-            let local = listener.local_addr().map_err(|source| HealthError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?;
-            let app = router.with_state(self.clone());
-            let component = self.inner.component;
-            ep.tasks.push(tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
-                    tracing::error!(component, addr = %local, error = %e, "health endpoint stopped");
-                }
-            }));
-            if Some(addr) == probes {
-                ep.probes = Some(local);
-            }
-            if Some(addr) == metrics {
-                ep.metrics = Some(local);
-            }
-            tracing::info!(component, addr = %local, "serving health endpoints");
-        }
-        Ok(ep)
-    }
 }
 
 /// k8s-style verbose lines (`[+]name ok`, `[-]name failed: why`) and the verdict.
@@ -507,84 +355,9 @@ impl Drop for LeadingGuard {
     }
 }
 
-/// The running endpoints; dropping this stops them.
-#[derive(Default)]
-pub struct Endpoints {
-    /// Where `/healthz` and `/readyz` are served.
-    pub probes: Option<SocketAddr>,
-    /// Where `/metrics` is served.
-    pub metrics: Option<SocketAddr>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for Endpoints {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
-
-fn probe_response(what: &str, (ok, lines): (bool, Vec<String>)) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let verdict = if ok { "passed" } else { "failed" };
-    let body = format!("{}\n{what} check {verdict}\n", lines.join("\n"));
-    let code = if ok {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR
-    };
-    (
-        code,
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
-}
-
-async fn healthz(
-    axum::extract::State(h): axum::extract::State<Health>,
-) -> axum::response::Response {
-    probe_response("healthz", h.live())
-}
-
-async fn readyz(axum::extract::State(h): axum::extract::State<Health>) -> axum::response::Response {
-    probe_response("readyz", h.ready())
-}
-
-async fn metrics_handler(
-    axum::extract::State(h): axum::extract::State<Health>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    (
-        [(axum::http::header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
-        h.render_metrics(),
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.expect("write");
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.expect("read");
-        let code = out
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .expect("status line");
-        let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-        (code, body.to_string())
-    }
 
     #[test]
     fn bind_addresses_follow_controller_runtime() {
@@ -686,58 +459,5 @@ mod tests {
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }
-    }
-
-    #[tokio::test]
-    async fn endpoints_answer_over_http() {
-        let h = Health::new("controller", false);
-        let ep = h
-            .serve(Some("127.0.0.1:0"), Some("127.0.0.1:0"))
-            .await
-            .expect("serve");
-        let probes = ep.probes.expect("probes bound");
-        let metrics = ep.metrics.expect("metrics bound");
-        assert_ne!(probes, metrics, "two listeners");
-        assert_eq!(get(probes, "/healthz").await.0, 200);
-        let (code, body) = get(probes, "/readyz").await;
-        assert_eq!(code, 500, "{body}");
-        assert!(body.contains("readyz check failed"), "{body}");
-        let _g = h.leading();
-        h.add_ready_check("synced", || Ok(()));
-        let (code, body) = get(probes, "/readyz").await;
-        assert_eq!(
-            (code, body.as_str()),
-            (200, "[+]synced ok\nreadyz check passed\n")
-        );
-        assert_eq!(
-            get(probes, "/metrics").await.0,
-            404,
-            "metrics only on its address"
-        );
-        let (code, body) = get(metrics, "/metrics").await;
-        assert_eq!(code, 200);
-        assert!(
-            body.contains("kubestellar_leader{component=\"controller\"} 1"),
-            "{body}"
-        );
-        assert_eq!(get(metrics, "/healthz").await.0, 404);
-
-        let taken = h.serve(Some(&probes.to_string()), None).await;
-        assert!(
-            matches!(taken, Err(HealthError::Bind { .. })),
-            "address in use"
-        );
-        drop(ep);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(
-            tokio::net::TcpStream::connect(probes).await.is_err(),
-            "stopped on drop"
-        );
-
-        let one = h
-            .serve(Some("127.0.0.1:0"), None)
-            .await
-            .expect("probes only");
-        assert!(one.metrics.is_none());
     }
 }
