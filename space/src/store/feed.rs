@@ -108,6 +108,7 @@ impl Feed {
                     match list_all(&self.client, &self.keys).await {
                         Ok((r, objects)) => {
                             self.install(r, objects, true);
+                            self.unhealthy.store(false, Ordering::SeqCst);
                             rev = r;
                             backoff = Duration::from_millis(100);
                             continue;

@@ -124,7 +124,7 @@ impl StoreConfig {
 /// Who writes: the embedded writer, or etcd transactions.
 enum Writer {
     Local(local::Local),
-    Etcd(etcd::Etcd),
+    Etcd(Box<etcd::Etcd>),
 }
 
 /// The store. Cheap to clone.
@@ -171,7 +171,7 @@ impl Store {
             state,
             hubs,
             failed,
-            writer: Arc::new(Writer::Etcd(writer)),
+            writer: Arc::new(Writer::Etcd(Box::new(writer))),
         })
     }
 

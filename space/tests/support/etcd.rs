@@ -41,7 +41,9 @@ impl Etcd {
             .arg(format!("--listen-client-urls=http://127.0.0.1:{client}"))
             .arg(format!("--advertise-client-urls=http://127.0.0.1:{client}"))
             .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer}"))
-            .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"))
+            .arg(format!(
+                "--initial-advertise-peer-urls=http://127.0.0.1:{peer}"
+            ))
             .arg(format!("--initial-cluster=test=http://127.0.0.1:{peer}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -60,7 +62,10 @@ impl Etcd {
     fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if self.health().is_some_and(|b| b.contains("\"health\":\"true\"")) {
+            if self
+                .health()
+                .is_some_and(|b| b.contains("\"health\":\"true\""))
+            {
                 return;
             }
             assert!(
@@ -99,10 +104,7 @@ impl Etcd {
     }
 
     /// Runs `f` with a client of this etcd on a fresh runtime.
-    pub fn with_client<T>(
-        &self,
-        f: impl AsyncFnOnce(&mut etcd_client::Client) -> T,
-    ) -> T {
+    pub fn with_client<T>(&self, f: impl AsyncFnOnce(&mut etcd_client::Client) -> T) -> T {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -78,8 +78,9 @@ impl TestSpace {
         let mut peer_cfg = cfg.clone();
         peer_cfg.data_dir = peer_dir.path().to_path_buf();
         // The second replica shares the first one's CA and tokens, as replicas must.
-        let primary_first =
-            NEXT_PRIMARY.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0;
+        let primary_first = NEXT_PRIMARY
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            .is_multiple_of(2);
         let (running, peer) = if primary_first {
             let r = start(cfg);
             copy_identity(dir.path(), peer_dir.path());
