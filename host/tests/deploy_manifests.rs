@@ -213,6 +213,67 @@ fn wait_until(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// A port free on loopback now (the child binds it a moment later).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `GET path` on `127.0.0.1:port`: (status code, body), or None if nothing answers.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let code = out.split(' ').nth(1)?.parse().ok()?;
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((code, body))
+}
+
+/// The value of the sample `series` (name and labels, exactly) in a `/metrics` text.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// The probes and ports of a Deployment's container, as `deploy/` sets them.
+fn assert_probes(c: &Value) {
+    let cmd = c["command"].as_array().expect("command");
+    for flag in [
+        "--health-probe-bind-address=:8081",
+        "--metrics-bind-address=:8080",
+    ] {
+        assert!(cmd.iter().any(|v| v == flag), "{flag} in {cmd:?}");
+    }
+    let ports = c["ports"].as_array().expect("ports");
+    for (name, port) in [("metrics", 8080), ("probes", 8081)] {
+        assert!(
+            ports
+                .iter()
+                .any(|p| p["name"] == name && p["containerPort"] == port),
+            "port {name} {port}: {ports:?}"
+        );
+    }
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "probes");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["port"], "probes");
+    assert!(c["livenessProbe"]["periodSeconds"].as_i64() >= Some(10));
+}
+
 /// `kubectl apply -k DIR --dry-run=server`, then for real; checks that both name exactly
 /// `objects` and that the dry run created nothing (namespaced objects are in `namespace`).
 fn apply_kustomization(k: &Kubectl, dir: &str, namespace: &str, objects: &[&str]) {
@@ -344,6 +405,7 @@ fn kustomizations_apply_against_a_space_server() {
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
     assert_eq!(c["resources"]["requests"]["memory"], "128Mi");
+    assert_probes(c);
     let vols = &d["spec"]["template"]["spec"]["volumes"];
     assert_eq!(vols[0]["secret"]["secretName"], "wds-kubeconfig");
     assert_eq!(vols[1]["secret"]["secretName"], "its-kubeconfig");
@@ -382,6 +444,7 @@ fn kustomizations_apply_against_a_space_server() {
         .expect("agent Deployment");
     let cmd = &d["spec"]["template"]["spec"]["containers"][0]["command"];
     assert_eq!(cmd[1], "agent");
+    assert_probes(&d["spec"]["template"]["spec"]["containers"][0]);
     assert!(
         cmd.as_array()
             .is_some_and(|a| a.iter().any(|v| v == "--cluster"))
@@ -536,9 +599,13 @@ fn controller_and_agent_work_with_only_the_manifests_rbac() {
         "the agent's ITS identity is confined to its mailbox"
     );
 
+    // The controller serves probes and metrics on two ports, the agent on one.
+    let (probes, metrics, agent_port) = (free_port(), free_port(), free_port());
     let _controller = Proc(
         Command::new(env!("CARGO_BIN_EXE_kubestellar"))
             .args(["controller", "--wds-name", "wds1", "--leader-elect"])
+            .arg(format!("--health-probe-bind-address=127.0.0.1:{probes}"))
+            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics}"))
             .arg("--wds-kubeconfig")
             .arg(&controller.kubeconfig)
             .arg("--its-kubeconfig")
@@ -552,6 +619,10 @@ fn controller_and_agent_work_with_only_the_manifests_rbac() {
     let _agent = Proc(
         Command::new(env!("CARGO_BIN_EXE_kubestellar"))
             .args(["agent", "--cluster", "cluster1", "--leader-elect"])
+            .arg(format!(
+                "--health-probe-bind-address=127.0.0.1:{agent_port}"
+            ))
+            .arg(format!("--metrics-bind-address=127.0.0.1:{agent_port}"))
             .arg("--its-kubeconfig")
             .arg(&agent_its.kubeconfig)
             .arg("--wec-kubeconfig")
@@ -608,6 +679,83 @@ fn controller_and_agent_work_with_only_the_manifests_rbac() {
         lease["spec"]["holderIdentity"]
             .as_str()
             .is_some_and(|h| !h.is_empty())
+    );
+
+    // Probes and metrics of both running processes, after a delivery.
+    for (port, checks) in [
+        (probes, "[+]controllers ok"),
+        (agent_port, "[+]manifestworks ok"),
+    ] {
+        let (code, body) = http_get(port, "/healthz").expect("healthz answers");
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains(checks), "{body}");
+    }
+    for (port, checks) in [
+        (
+            probes,
+            &["[+]wasmplugins-synced ok", "[+]wds-resources-watched ok"][..],
+        ),
+        (agent_port, &["[+]manifestworks-synced ok"][..]),
+    ] {
+        let (code, body) = http_get(port, "/readyz").expect("readyz answers");
+        assert_eq!(code, 200, "{body}");
+        for c in checks {
+            assert!(body.contains(c), "{c} in {body}");
+        }
+    }
+    assert_eq!(
+        http_get(probes, "/metrics").map(|r| r.0),
+        Some(404),
+        "metrics are on their own address"
+    );
+    let (code, text) = http_get(metrics, "/metrics").expect("controller metrics");
+    assert_eq!(code, 200);
+    assert_eq!(
+        sample(&text, "kubestellar_leader{component=\"controller\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "kubestellar_ready{component=\"controller\"}"),
+        Some(1.0)
+    );
+    for series in [
+        "kubestellar_transport_manifestworks_applied_total{wds=\"wds1\"}",
+        "kubestellar_transport_renders_total{wds=\"wds1\"}",
+        "kubestellar_status_reconciles_total{wds=\"wds1\"}",
+        "kubestellar_status_writes_total{wds=\"wds1\"}",
+        "kubestellar_binding_watched_resources{wds=\"wds1\"}",
+    ] {
+        assert!(
+            sample(&text, series).is_some_and(|v| v >= 1.0),
+            "{series} >= 1 in:\n{text}"
+        );
+    }
+    assert!(text.contains("# TYPE kubestellar_transport_manifestworks_applied counter"));
+    let (code, text) = http_get(agent_port, "/metrics").expect("agent metrics");
+    assert_eq!(code, 200);
+    assert_eq!(
+        sample(&text, "kubestellar_leader{component=\"agent\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    let agent_loop = "{component=\"agent\",loop=\"manifestworks\"}";
+    assert!(
+        sample(&text, &format!("kubestellar_reconciles_total{agent_loop}"))
+            .is_some_and(|v| v >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            &format!("kubestellar_reconcile_errors_total{agent_loop}")
+        )
+        .is_some()
+    );
+    assert!(sample(&text, &format!("kubestellar_workqueue_depth{agent_loop}")).is_some());
+    assert!(
+        !text.contains("demo"),
+        "no object name or content in labels:\n{text}"
     );
 
     // Withdrawal works with the same rights: deleting the policy removes the delivery.

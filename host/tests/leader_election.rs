@@ -3,8 +3,10 @@
 //!   takes over after expiry (leaseTransitions + 1), a leader that loses the Lease stops its work;
 //! * two real `kubestellar controller --leader-elect` processes: SIGKILL the leader, the
 //!   standby takes over within the lease duration, delivery continues, no ManifestWork is
-//!   written twice, and while standing by the standby sent nothing but Lease requests (each
-//!   process reaches the spaces through its own recording proxy).
+//!   written twice (neither committed twice nor requested twice over HTTP: one write request
+//!   per ManifestWork per change, across both replicas), and while standing by the standby sent
+//!   nothing but Lease requests (each process reaches the spaces through its own recording
+//!   proxy); their `/readyz` and `kubestellar_leader` follow the leadership.
 
 mod leader_election_support;
 mod support;
@@ -479,6 +481,20 @@ fn standby_controller_takes_over_after_sigkill_without_double_writes() {
         standby_log.contains("standing by"),
         "the standby says it waits:\n{standby_log}"
     );
+    // Probes and the leader gauge: the leader works and is ready; the standby is live and
+    // ready (it can take over), with the gauge at 0. Its /metrics and /readyz are served by
+    // the process itself, not through the proxies, so the proxy checks above still hold.
+    eventually(Duration::from_secs(20), "the leader is ready", || {
+        controllers[li]
+            .http_get("/readyz")
+            .filter(|(code, _)| *code == 200)
+    });
+    assert_eq!(controllers[li].leader_gauge(), Some(1.0));
+    assert_eq!(controllers[1 - li].leader_gauge(), Some(0.0));
+    for path in ["/healthz", "/readyz"] {
+        let (code, body) = controllers[1 - li].http_get(path).expect("standby answers");
+        assert_eq!(code, 200, "standby {path}: {body}");
+    }
     assert!(
         !standby_log.contains("controller running"),
         "the standby must not run controllers:\n{standby_log}"
@@ -507,6 +523,12 @@ fn standby_controller_takes_over_after_sigkill_without_double_writes() {
         "the new leader works in the ITS",
         || (!standby_its.requests().is_empty()).then_some(()),
     );
+    assert_eq!(controllers[1 - li].leader_gauge(), Some(1.0));
+    eventually(Duration::from_secs(20), "the new leader is ready", || {
+        controllers[1 - li]
+            .http_get("/readyz")
+            .filter(|(code, _)| *code == 200)
+    });
 
     // Delivery continues through the new leader.
     wds.apply(AFTER);
@@ -549,6 +571,70 @@ fn standby_controller_takes_over_after_sigkill_without_double_writes() {
         "ManifestWorks seen: {:?}",
         history.keys().collect::<Vec<_>>()
     );
+    // The space drops a write that changes nothing, so count at the HTTP level, in what both
+    // replicas sent: the new leader rewrote none of the ManifestWorks it took over, and the
+    // change made after the takeover (`after`, one ManifestWork per WEC) cost exactly one
+    // write request per ManifestWork.
+    let carries = |versions: &[Value], cm: &str| {
+        versions.iter().any(|v| {
+            v["spec"]["workload"]["manifests"]
+                .as_array()
+                .is_some_and(|ms| {
+                    ms.iter()
+                        .any(|m| m["kind"] == "ConfigMap" && m["metadata"]["name"] == cm)
+                })
+        })
+    };
+    let writes_to = |proxy: &Proxy, key: &str| {
+        let (ns, name) = key.split_once('/').expect("namespace/name");
+        let collection = format!("/namespaces/{ns}/manifestworks");
+        let object = format!("{collection}/{name}");
+        proxy
+            .requests()
+            .iter()
+            .filter(|r| {
+                let Some((verb, target)) = r.split_once(' ') else {
+                    return false;
+                };
+                let path = target.split('?').next().unwrap_or(target);
+                match verb {
+                    "PUT" | "PATCH" => {
+                        path.ends_with(&object) || path.ends_with(&format!("{object}/status"))
+                    }
+                    // The controller applies (PATCH); a create would name the collection.
+                    "POST" => path.ends_with(&collection),
+                    _ => false,
+                }
+            })
+            .count()
+    };
+    let after: Vec<&String> = history
+        .iter()
+        .filter(|(_, v)| carries(v, "after"))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(after.len(), 2, "one ManifestWork of `after` per WEC");
+    for key in &after {
+        let per_replica: Vec<usize> = proxies.iter().map(|(_, its)| writes_to(its, key)).collect();
+        assert_eq!(
+            per_replica.iter().sum::<usize>(),
+            1,
+            "ManifestWork {key}: write requests per replica {per_replica:?}"
+        );
+        assert_eq!(per_replica[1 - li], 1, "the new leader wrote {key}");
+    }
+    for key in history.keys().filter(|k| !after.contains(k)) {
+        assert_eq!(
+            writes_to(standby_its, key),
+            0,
+            "the new leader rewrote {key}, written before the takeover"
+        );
+        assert_eq!(
+            writes_to(leader_its, key),
+            1,
+            "the first leader wrote {key} once"
+        );
+    }
     drop(controllers);
     rt.block_on(sys.stop());
 }

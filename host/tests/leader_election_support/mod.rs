@@ -11,6 +11,8 @@ use kubestellar::system::System;
 pub struct Replica {
     pub child: Child,
     log: Arc<Mutex<String>>,
+    /// Where it serves /healthz, /readyz and /metrics (loopback), if asked to.
+    pub health_port: Option<u16>,
 }
 
 impl Replica {
@@ -33,15 +35,26 @@ impl Replica {
                 l.push('\n');
             }
         });
-        Replica { child, log }
+        Replica {
+            child,
+            log,
+            health_port: None,
+        }
     }
 
-    /// `kubestellar controller --leader-elect` of wds1.
+    /// `kubestellar controller --leader-elect` of wds1, serving probes and metrics on one
+    /// loopback port.
     pub fn controller(sys: &System, kubeconfig: &std::path::Path) -> Replica {
         let kc = kubeconfig.to_string_lossy().into_owned();
         let cache = sys.dir.join("plugin-cache").to_string_lossy().into_owned();
-        Replica::spawn(&[
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut r = Replica::spawn(&[
             "controller",
+            "--health-probe-bind-address",
+            &addr,
+            "--metrics-bind-address",
+            &addr,
             "--leader-elect",
             "--wds-kubeconfig",
             &kc,
@@ -55,7 +68,39 @@ impl Replica {
             "wds1",
             "--plugin-cache",
             &cache,
-        ])
+        ]);
+        r.health_port = Some(port);
+        r
+    }
+
+    /// `GET path` on its health port: (status code, body), or None if nothing answers.
+    pub fn http_get(&self, path: &str) -> Option<(u16, String)> {
+        use std::io::{Read, Write};
+        let port = self.health_port?;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        let code = out.split(' ').nth(1)?.parse().ok()?;
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+        Some((code, body))
+    }
+
+    /// The value of `kubestellar_leader{component="controller"}` in its /metrics.
+    pub fn leader_gauge(&self) -> Option<f64> {
+        let (_, text) = self.http_get("/metrics").filter(|(c, _)| *c == 200)?;
+        text.lines().find_map(|l| {
+            l.strip_prefix("kubestellar_leader{component=\"controller\"} ")?
+                .trim()
+                .parse()
+                .ok()
+        })
     }
 
     /// `kubestellar agent --leader-elect` of `cluster`.
@@ -87,6 +132,14 @@ impl Drop for Replica {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A port free on loopback now (the child binds it a moment later).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// Bytes a client sent on one connection.
