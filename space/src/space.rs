@@ -49,6 +49,9 @@ pub struct SpaceConfig {
     /// Names and addresses the serving certificate must cover besides 127.0.0.1, ::1,
     /// localhost and the listen address.
     pub tls_sans: Vec<String>,
+    /// The shortest `expirationSeconds` a TokenRequest may ask for: ten minutes, as
+    /// kube-apiserver; tests lower it to watch tokens expire.
+    pub token_min_expiration: std::time::Duration,
 }
 
 impl SpaceConfig {
@@ -67,6 +70,9 @@ impl SpaceConfig {
             bookmark_interval: std::time::Duration::from_secs(15),
             security: Security::Insecure,
             tls_sans: Vec::new(),
+            token_min_expiration: std::time::Duration::from_secs(
+                crate::security::bound::MIN_EXPIRATION_SECONDS,
+            ),
         }
     }
 }

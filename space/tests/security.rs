@@ -622,3 +622,100 @@ fn restart_keeps_ca_certificates_and_tokens() {
     );
     rt.block_on(second.stop());
 }
+
+/// A kubeconfig for `token` (what `kubectl create token` printed).
+fn bearer_kubeconfig(ts: &TestSpace, file: &str, token: &str) -> PathBuf {
+    write_kubeconfig(ts, file, ts.running().token_context("sa", token.trim()))
+}
+
+/// Who a kubeconfig authenticates as, or the error.
+fn whoami(kc: &Path) -> Result<String, String> {
+    let o = kubectl_with(33, kc).run(&[
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ]);
+    if o.ok {
+        Ok(o.stdout.trim().to_string())
+    } else {
+        Err(o.stderr)
+    }
+}
+
+#[test]
+fn token_requests_expire_and_die_with_their_service_account() {
+    // Upstream's bounds by default: at least ten minutes.
+    let ts = secure();
+    let admin = ts.kubectl(33);
+    admin.ok(&["create", "sa", "agent", "-n", "default"]);
+    let e = admin.fails(&["create", "token", "agent", "--duration=5m"]);
+    assert!(
+        e.contains(r#"TokenRequest.authentication.k8s.io "agent" is invalid: spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes"#),
+        "{e}"
+    );
+    drop(ts);
+
+    // A space whose minimum is lowered (a test-only setting) shows expiry in seconds.
+    let ts = TestSpace::start_with(|c| {
+        c.security = Security::Secure;
+        c.token_min_expiration = std::time::Duration::from_secs(2);
+    });
+    let admin = ts.kubectl(33);
+    admin.ok(&["create", "ns", "ns1"]);
+    admin.ok(&["create", "sa", "agent", "-n", "ns1"]);
+    let user = "system:serviceaccount:ns1:agent";
+
+    // No duration asked: one hour, reported as such.
+    let answer: serde_json::Value =
+        serde_json::from_str(&admin.ok(&["create", "token", "agent", "-n", "ns1", "-o", "json"]))
+            .expect("TokenRequest JSON");
+    assert_eq!(answer["spec"]["expirationSeconds"], 3600, "{answer}");
+    let expires = answer["status"]["expirationTimestamp"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .expect("expirationTimestamp");
+    let left = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
+    assert!((3590..=3601).contains(&left), "{left}");
+    let hour = bearer_kubeconfig(
+        &ts,
+        "hour.kubeconfig",
+        answer["status"]["token"].as_str().expect("token"),
+    );
+    assert_eq!(whoami(&hour).as_deref(), Ok(user));
+
+    // A short token works, then expires: 401.
+    let short = bearer_kubeconfig(
+        &ts,
+        "short.kubeconfig",
+        &admin.ok(&["create", "token", "agent", "-n", "ns1", "--duration=3s"]),
+    );
+    assert_eq!(whoami(&short).as_deref(), Ok(user));
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let e = whoami(&short).expect_err("expired token refused");
+    assert!(e.contains("Unauthorized"), "{e}");
+    assert_eq!(whoami(&hour).as_deref(), Ok(user));
+    let e = admin.fails(&["create", "token", "agent", "-n", "ns1", "--duration=1s"]);
+    assert!(
+        e.contains("may not specify a duration less than 2 seconds"),
+        "{e}"
+    );
+
+    // Deleting the ServiceAccount revokes its tokens; re-creating it (a new uid) does not
+    // bring them back.
+    admin.ok(&["delete", "sa", "agent", "-n", "ns1"]);
+    let e = whoami(&hour).expect_err("token of a deleted ServiceAccount refused");
+    assert!(e.contains("Unauthorized"), "{e}");
+    admin.ok(&["create", "sa", "agent", "-n", "ns1"]);
+    let e = whoami(&hour).expect_err("token of the old ServiceAccount refused");
+    assert!(e.contains("Unauthorized"), "{e}");
+    let fresh = bearer_kubeconfig(
+        &ts,
+        "fresh.kubeconfig",
+        &admin.ok(&["create", "token", "agent", "-n", "ns1"]),
+    );
+    assert_eq!(whoami(&fresh).as_deref(), Ok(user));
+    // A token for a ServiceAccount that does not exist is not issued.
+    let e = admin.fails(&["create", "token", "nobody", "-n", "ns1"]);
+    assert!(e.contains(r#"serviceaccounts "nobody" not found"#), "{e}");
+}

@@ -60,7 +60,22 @@ fn guard(space: &Space, req: &mut Request) -> ApiResult<()> {
     if public {
         return Ok(());
     }
-    let user = authn::authenticate(auth, req.headers(), req.extensions().get::<PeerIdentity>())?;
+    let sa_uid = |namespace: &str, name: &str| {
+        let gr = crate::registry::GroupResource {
+            group: String::new(),
+            resource: "serviceaccounts".into(),
+        };
+        let sa = space
+            .store
+            .get(&crate::store::ObjectKey::new(&gr, namespace, name))?;
+        sa.value()["metadata"]["uid"].as_str().map(str::to_string)
+    };
+    let user = authn::authenticate(
+        auth,
+        req.headers(),
+        req.extensions().get::<PeerIdentity>(),
+        &sa_uid,
+    )?;
     let user = impersonate(space, auth, user, req.headers())?;
     let query = crate::request::Query::parse(req.uri().query());
     let attrs = Attributes::of_request(user, req.method(), req.uri().path(), &query);

@@ -1,7 +1,8 @@
 //! `POST /api/v1/namespaces/NS/serviceaccounts/NAME/token` (TokenRequest, what `kubectl create
-//! token` sends): a bearer token for the service account's identity, issued into the space's
-//! token file. Tokens of the embedded space do not expire; the answer says so with an
-//! expiration a century away rather than pretending to honour `expirationSeconds`.
+//! token` sends): a bearer token for the service account's identity, as kube-apiserver issues
+//! it: valid for `spec.expirationSeconds` (default one hour, at least ten minutes: the space's
+//! `token_min_expiration`), and bound to the ServiceAccount object, so that deleting it (or
+//! re-creating it, a new uid) revokes the token.
 
 use std::sync::Arc;
 
@@ -10,13 +11,16 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::json_response;
+use crate::error::Cause;
 use crate::error::{ApiError, ApiResult};
 use crate::registry::ResourceInfo;
-use crate::security::UserInfo;
+use crate::security::bound::BoundServiceAccount;
 use crate::space::Space;
 
-/// How far away the reported expiration is (tokens here never expire).
-const NEVER_SECONDS: i64 = 100 * 365 * 24 * 3600;
+/// `spec.expirationSeconds` when the request names none (kube-apiserver's default).
+pub const DEFAULT_EXPIRATION_SECONDS: i64 = 3600;
+/// The longest: 2^32 seconds, kube-apiserver's validation limit.
+const MAX_EXPIRATION_SECONDS: i64 = 1 << 32;
 
 /// Issues a token for service account `namespace/name`, which must exist.
 pub fn serve(
@@ -36,14 +40,55 @@ pub fn serve(
             body["kind"]
         )));
     }
-    space.get_object(serviceaccounts, namespace, name)?;
-    let user = UserInfo::service_account_name(namespace, name);
-    let token = space
-        .issue_token(&user, &[])
-        .map_err(|e| ApiError::bad_request(format!("cannot issue a token for {user}: {e}")))?;
-    let expires = (chrono::Utc::now() + chrono::Duration::seconds(NEVER_SECONDS))
-        .format("%Y-%m-%dT%H:%M:%SZ")
+    let expiration = match body.pointer("/spec/expirationSeconds") {
+        None | Some(Value::Null) => DEFAULT_EXPIRATION_SECONDS,
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| invalid(name, v, "must be an integer"))?,
+    };
+    let min = space.config.token_min_expiration.as_secs() as i64;
+    if expiration < min {
+        let minutes = min / 60;
+        let bound = if min % 60 == 0 && minutes > 0 {
+            format!("{minutes} minutes")
+        } else {
+            format!("{min} seconds")
+        };
+        return Err(invalid(
+            name,
+            &json!(expiration),
+            &format!("may not specify a duration less than {bound}"),
+        ));
+    }
+    if expiration > MAX_EXPIRATION_SECONDS {
+        return Err(invalid(
+            name,
+            &json!(expiration),
+            "may not specify a duration larger than 2^32 seconds",
+        ));
+    }
+    let sa = space.get_object(serviceaccounts, namespace, name)?.value();
+    let uid = sa["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
         .to_string();
+    let auth = space
+        .auth
+        .as_ref()
+        .ok_or_else(|| ApiError::bad_request("the space is insecure: it issues no tokens"))?;
+    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(expiration);
+    let token = auth
+        .bound
+        .issue(
+            BoundServiceAccount {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                uid,
+            },
+            expires_at.timestamp(),
+        )
+        .map_err(ApiError::internal)?;
+    let expires = expires_at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut answer = json!({
         "apiVersion": "authentication.k8s.io/v1",
         "kind": "TokenRequest",
@@ -54,5 +99,21 @@ pub fn serve(
     if answer["spec"]["audiences"].is_null() {
         answer["spec"]["audiences"] = json!([]);
     }
+    answer["spec"]["expirationSeconds"] = json!(expiration);
     Ok(json_response(StatusCode::CREATED, &answer))
+}
+
+/// 422 on `spec.expirationSeconds`, worded as kube-apiserver words it.
+fn invalid(name: &str, value: &Value, message: &str) -> ApiError {
+    ApiError::invalid(
+        "authentication.k8s.io",
+        "tokenrequests",
+        "TokenRequest",
+        name,
+        vec![Cause {
+            reason: "FieldValueInvalid".into(),
+            message: format!("Invalid value: {value}: {message}"),
+            field: "spec.expirationSeconds".into(),
+        }],
+    )
 }

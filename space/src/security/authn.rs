@@ -87,11 +87,14 @@ pub fn unauthorized() -> ApiError {
 }
 
 /// Authenticates a request: its client certificate first, then its bearer token. No
-/// credential, or a bad one, is a 401 (anonymous requests are not allowed).
+/// credential, or a bad one, is a 401 (anonymous requests are not allowed). A TokenRequest
+/// token counts only while `service_account_uid(namespace, name)` (the current uid of its
+/// ServiceAccount, `None` when there is none) is the uid it was issued for.
 pub fn authenticate(
     auth: &Auth,
     headers: &HeaderMap,
     peer: Option<&PeerIdentity>,
+    service_account_uid: &dyn Fn(&str, &str) -> Option<String>,
 ) -> Result<UserInfo, ApiError> {
     if let Some(PeerIdentity(Some(u))) = peer {
         return Ok(u.as_ref().clone().with_implied_groups());
@@ -105,8 +108,17 @@ pub fn authenticate(
         })
         .filter(|t| !t.is_empty())
         .ok_or_else(unauthorized)?;
-    auth.tokens
-        .authenticate(token)
-        .map(UserInfo::with_implied_groups)
-        .ok_or_else(unauthorized)
+    if let Some(user) = auth.tokens.authenticate(token) {
+        return Ok(user.with_implied_groups());
+    }
+    let sa = auth.bound.authenticate(token).ok_or_else(unauthorized)?;
+    if service_account_uid(&sa.namespace, &sa.name).as_deref() != Some(sa.uid.as_str()) {
+        return Err(unauthorized());
+    }
+    Ok(UserInfo {
+        name: UserInfo::service_account_name(&sa.namespace, &sa.name),
+        uid: sa.uid,
+        groups: Vec::new(),
+    }
+    .with_implied_groups())
 }

@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod authn;
+pub mod bound;
 mod files;
 pub mod pki;
 pub mod rbac;
@@ -79,6 +80,8 @@ pub struct Auth {
     pub pki: Pki,
     /// Bearer tokens.
     pub tokens: TokenStore,
+    /// TokenRequest tokens, bound to a ServiceAccount and an expiry.
+    pub bound: bound::BoundTokens,
     /// The RBAC authorizer (a cache over the store's RBAC objects).
     pub rbac: rbac::Authorizer,
 }
@@ -89,9 +92,11 @@ impl Auth {
     pub fn open(name: &str, data_dir: &Path) -> Result<Auth, SecurityError> {
         let pki = Pki::open(name, &data_dir.join("pki"))?;
         let tokens = TokenStore::open(&data_dir.join("tokens.csv"))?;
+        let bound = bound::BoundTokens::open(&data_dir.join("serviceaccount-tokens.json"))?;
         Ok(Auth {
             pki,
             tokens,
+            bound,
             rbac: rbac::Authorizer::default(),
         })
     }
