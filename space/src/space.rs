@@ -108,6 +108,10 @@ impl Space {
                 Store::open(&config.data_dir.join("store"), config.watch_history)?
             }
             StoreConfig::Etcd(e) => {
+                // The data directory still holds the kubeconfig.
+                std::fs::create_dir_all(&config.data_dir).map_err(|err| {
+                    StoreError::Open(format!("{}: {err}", config.data_dir.display()))
+                })?;
                 Store::open_etcd(e, &e.prefix_for(&config.name), config.watch_history)?
             }
         };

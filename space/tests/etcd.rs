@@ -120,7 +120,11 @@ fn names(addr: &str) -> Vec<String> {
 fn watch_across_replicas(etcd: &Etcd) {
     let a = replica(etcd.store("/watch"), 1000);
     let b = replica(etcd.store("/watch"), 1000);
-    let other = replica(etcd.store("/another-space"), 1000);
+    // (A data directory that does not exist yet is created: it holds the kubeconfig.)
+    let other = TestSpace::start_with(|c| {
+        c.store = etcd.store("/another-space");
+        c.data_dir = c.data_dir.join("new");
+    });
     let (aa, ba) = (a.addr(), b.addr());
     let mut w = watch(&ba, &list_rv(&ba));
     let created = Request::new(&aa, "POST", CMS).json(&cm("x")).send();
