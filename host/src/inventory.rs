@@ -25,6 +25,9 @@ pub enum InventoryError {
         "namespace {0} still holds ManifestWorks with the agent's finalizer; run the WEC's agent so it can clean up, or pass --force to abandon what it applied"
     )]
     AgentFinalizers(String),
+    /// The built-in copy of deploy/agent/ cannot be filled in.
+    #[error("agent manifest: {0}")]
+    Manifest(String),
 }
 
 fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> InventoryError {
@@ -120,9 +123,25 @@ pub async fn grant_agent(
     Ok(())
 }
 
+/// How long the agent's token is valid: one year. The agent reads its kubeconfig once and does
+/// not renew, so the token is long-lived (TokenRequest allows up to 2^32 s); re-running
+/// `kubestellar register` issues a fresh one, and unregistering (the mailbox namespace and so
+/// the ServiceAccount go) revokes it.
+pub const AGENT_TOKEN_SECONDS: i64 = 365 * 24 * 3600;
+
+/// A bearer token and when it expires (RFC 3339).
+#[derive(Debug, Clone)]
+pub struct AgentToken {
+    /// The token.
+    pub token: String,
+    /// Its `expirationTimestamp`.
+    pub expires: String,
+}
+
 /// Creates the agent's ServiceAccount in WEC `wec`'s mailbox, grants it the mailbox, and
-/// returns a bearer token for it (TokenRequest, as `kubectl create token` asks).
-pub async fn agent_token(its: &kube::Client, wec: &str) -> Result<String, InventoryError> {
+/// returns a bearer token for it valid [`AGENT_TOKEN_SECONDS`] (TokenRequest, as `kubectl
+/// create token --duration` asks).
+pub async fn agent_token(its: &kube::Client, wec: &str) -> Result<AgentToken, InventoryError> {
     use k8s_openapi::api::authentication::v1::TokenRequest;
     use k8s_openapi::api::core::v1::ServiceAccount;
     check_name(wec)?;
@@ -140,7 +159,8 @@ pub async fn agent_token(its: &kube::Client, wec: &str) -> Result<String, Invent
     .map_err(api_err(format!("ServiceAccount {wec}/{AGENT_ROLE}")))?;
     grant_agent(its, wec, &AgentSubject::ServiceAccount).await?;
     let request = json!({
-        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {},
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+        "spec": {"expirationSeconds": AGENT_TOKEN_SECONDS},
     });
     let answer: TokenRequest = sas
         .create_subresource("token", AGENT_ROLE, &Default::default(), &request)
@@ -150,8 +170,11 @@ pub async fn agent_token(its: &kube::Client, wec: &str) -> Result<String, Invent
         )))?;
     answer
         .status
-        .map(|s| s.token)
-        .filter(|t| !t.is_empty())
+        .filter(|s| !s.token.is_empty())
+        .map(|s| AgentToken {
+            token: s.token,
+            expires: s.expiration_timestamp.0.to_string(),
+        })
         .ok_or_else(|| InventoryError::Api {
             what: format!("token of ServiceAccount {wec}/{AGENT_ROLE}"),
             source: kube::Error::Service("the ITS answered a TokenRequest without a token".into()),
@@ -271,58 +294,88 @@ pub async fn unregister(its: &kube::Client, name: &str, force: bool) -> Result<(
     Ok(())
 }
 
-/// A manifest that runs the agent inside a real WEC, reading the ITS kubeconfig from a Secret.
-pub fn agent_manifest(name: &str, image: &str) -> String {
-    format!(
-        r#"# Run in the WEC, after:
-#   kubectl create namespace kubestellar-agent
-#   kubectl -n kubestellar-agent create secret generic its-kubeconfig --from-file=kubeconfig=<ITS kubeconfig>
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: kubestellar-agent
-  namespace: kubestellar-agent
----
-# The agent applies whatever the ITS mailbox holds for this WEC, so it needs broad rights here.
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: kubestellar-agent
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: cluster-admin
-subjects:
-- kind: ServiceAccount
-  name: kubestellar-agent
-  namespace: kubestellar-agent
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: kubestellar-agent
-  namespace: kubestellar-agent
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: kubestellar-agent}}
-  template:
-    metadata:
-      labels: {{app: kubestellar-agent}}
-    spec:
-      serviceAccountName: kubestellar-agent
-      containers:
-      - name: agent
-        image: {image}
-        args: ["agent", "--cluster", "{name}", "--its-kubeconfig", "/etc/its/kubeconfig"]
-        volumeMounts:
-        - name: its
-          mountPath: /etc/its
-          readOnly: true
-      volumes:
-      - name: its
-        secret:
-          secretName: its-kubeconfig
-"#
-    )
+/// The agent's kustomization in deploy/agent/, the one source of the in-WEC manifest.
+const AGENT_FILES: [(&str, &str); 4] = [
+    (
+        "namespace.yaml",
+        include_str!("../../deploy/agent/namespace.yaml"),
+    ),
+    (
+        "serviceaccount.yaml",
+        include_str!("../../deploy/agent/serviceaccount.yaml"),
+    ),
+    ("rbac.yaml", include_str!("../../deploy/agent/rbac.yaml")),
+    (
+        "deployment.yaml",
+        include_str!("../../deploy/agent/deployment.yaml"),
+    ),
+];
+
+/// The image deploy/agent/deployment.yaml names (a placeholder until releases are published).
+pub const AGENT_IMAGE: &str = "ghcr.io/kubestellar-wasm/kubestellar:latest";
+/// The WEC name deploy/agent/deployment.yaml carries as its placeholder.
+const PLACEHOLDER_WEC: &str = "- --cluster\n        - cluster1\n";
+
+/// The manifest that runs WEC `name`'s agent inside the WEC: deploy/agent/ (namespace,
+/// ServiceAccount, its RBAC, the Deployment) with the WEC's name and `image` filled in. It reads
+/// the ITS kubeconfig from Secret `kubestellar-agent/its-kubeconfig`, which the caller creates.
+pub fn agent_manifest(name: &str, image: &str) -> Result<String, InventoryError> {
+    check_name(name)?;
+    // JSON strings are YAML scalars: nothing in `image` can break out of its field.
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut out = String::new();
+    for (file, text) in AGENT_FILES {
+        let text = if file == "deployment.yaml" {
+            let wec = format!("- --cluster\n        - {}\n", quoted(name));
+            if !text.contains(PLACEHOLDER_WEC) || !text.contains(AGENT_IMAGE) {
+                return Err(InventoryError::Manifest(format!(
+                    "deploy/agent/{file} no longer has the `--cluster cluster1` and image placeholders"
+                )));
+            }
+            text.replace(PLACEHOLDER_WEC, &wec)
+                .replace(AGENT_IMAGE, &quoted(image))
+        } else {
+            text.to_string()
+        };
+        out.push_str(&format!("---\n# deploy/agent/{file}\n"));
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_manifest_is_deploy_agent_filled_in() {
+        let m = agent_manifest("edge-7", "registry.example/ks:v1").expect("manifest");
+        assert!(!m.contains("cluster-admin"), "{m}");
+        assert!(m.contains("- --cluster\n        - \"edge-7\"\n"), "{m}");
+        assert!(m.contains("image: \"registry.example/ks:v1\""), "{m}");
+        assert!(
+            !m.contains("- cluster1\n") && !m.contains(AGENT_IMAGE),
+            "{m}"
+        );
+        for (_, text) in AGENT_FILES {
+            let docs: Vec<serde_json::Value> = serde_yaml_ng::Deserializer::from_str(text)
+                .map(|d| serde::Deserialize::deserialize(d).expect("yaml"))
+                .collect();
+            for d in docs {
+                let kind = d["kind"].as_str().unwrap_or_default();
+                assert!(m.contains(&format!("kind: {kind}")), "{kind} missing");
+            }
+        }
+        let docs: Vec<serde_json::Value> = serde_yaml_ng::Deserializer::from_str(&m)
+            .map(|d| serde::Deserialize::deserialize(d).expect("printed yaml parses"))
+            .collect();
+        assert_eq!(docs.len(), 5, "{m}");
+        assert!(agent_manifest("Not_A_Name", "x").is_err());
+        let hostile = agent_manifest("c", "x\n  hostPID: true").expect("manifest");
+        assert!(
+            hostile.contains("image: \"x\\n  hostPID: true\""),
+            "{hostile}"
+        );
+    }
 }

@@ -283,3 +283,85 @@ spec:
     let _ = agent.wait();
     rt.block_on(system.stop());
 }
+
+/// `kubestellar register` against the secure ITS: the agent's kubeconfig carries a year-long
+/// token of its own ServiceAccount, and the printed in-WEC manifest is deploy/agent/ with the
+/// WEC's name filled in (least privilege as there, no cluster-admin), which a WEC accepts.
+#[test]
+fn register_prints_deploy_agent_and_a_long_lived_agent_token() {
+    let (dir, _rt, system) = start_system(1, |_| {});
+    let kc = system.kubeconfig.clone();
+    let agent_kc = dir.path().join("edge9-agent.kubeconfig");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubestellar"))
+        .args([
+            "register",
+            "edge9",
+            "--its-context",
+            "its1",
+            "--its-kubeconfig",
+        ])
+        .arg(&kc)
+        .arg("--agent-kubeconfig")
+        .arg(&agent_kc)
+        .output()
+        .expect("kubestellar register runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The token: valid about a year, and it is the agent's identity.
+    let expires = stdout
+        .split("it expires ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .unwrap_or_else(|| panic!("no expiry in: {stdout}"));
+    let days = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days();
+    assert!((364..=365).contains(&days), "{days} days: {stdout}");
+    let agent = Kubectl::new(33, &agent_kc);
+    assert_eq!(
+        agent
+            .jsonpath(&["auth", "whoami"], "{.status.userInfo.username}")
+            .as_deref(),
+        Some("system:serviceaccount:edge9:kubestellar-agent")
+    );
+
+    // The manifest: deploy/agent/ documents, the WEC's name in the Deployment.
+    let manifest = stdout
+        .split_once("apply:\n")
+        .map(|(_, m)| m.to_string())
+        .unwrap_or_else(|| panic!("no manifest in: {stdout}"));
+    assert!(!manifest.contains("cluster-admin"), "{manifest}");
+    let docs = |text: &str| -> Vec<serde_json::Value> {
+        serde_yaml_ng::Deserializer::from_str(text)
+            .filter_map(|d| serde::Deserialize::deserialize(d).ok())
+            .filter(|v: &serde_json::Value| !v.is_null())
+            .collect()
+    };
+    let printed = docs(&manifest);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/agent");
+    for file in ["namespace.yaml", "serviceaccount.yaml", "rbac.yaml"] {
+        let text = std::fs::read_to_string(root.join(file)).expect("deploy/agent file");
+        for d in docs(&text) {
+            assert!(printed.contains(&d), "{file}: {d} not printed as is");
+        }
+    }
+    let deploy = printed
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment");
+    let args = &deploy["spec"]["template"]["spec"]["containers"][0]["command"];
+    assert!(
+        args.as_array()
+            .is_some_and(|a| a.windows(2).any(|w| w[0] == "--cluster" && w[1] == "edge9")),
+        "{args}"
+    );
+    // As the printed instructions say: the namespace first (for the Secret), then the manifest.
+    let wec = Kubectl::new(33, &kc).context("cluster1");
+    wec.ok(&["create", "namespace", "kubestellar-agent"]);
+    let (ok, o, e) = wec.run(&["apply", "--dry-run=server", "-f", "-"], Some(&manifest));
+    assert!(ok, "{o}{e}");
+}

@@ -32,7 +32,7 @@ pub struct RegisterArgs {
     #[arg(long = "property", value_parser = parse_pair)]
     pub properties: Vec<(String, String)>,
     /// Container image for the printed in-cluster agent manifest.
-    #[arg(long, default_value = "ghcr.io/kubestellar/kubestellar-wasm:latest")]
+    #[arg(long, default_value = inventory::AGENT_IMAGE)]
     pub image: String,
 }
 
@@ -81,6 +81,8 @@ impl RegisterArgs {
                 self.its_context.as_deref(),
             )?;
             let mut cmd = format!("kubestellar agent --cluster {}", self.name);
+            // The file the in-WEC agent's Secret is made from.
+            let mut agent_kubeconfig_shown = "<ITS kubeconfig>".to_string();
             if its_config.1.server.as_deref().is_some_and(|s| s.starts_with("https://")) {
                 let token = inventory::agent_token(&its, &self.name)
                     .await
@@ -89,14 +91,16 @@ impl RegisterArgs {
                     .agent_kubeconfig
                     .clone()
                     .unwrap_or_else(|| PathBuf::from(format!("{}-agent.kubeconfig", self.name)));
-                write_agent_kubeconfig(&path, &self.name, its_config, token)?;
+                write_agent_kubeconfig(&path, &self.name, its_config, token.token)?;
                 println!(
-                    "Agent credential (ServiceAccount {0}/{1}, confined to namespace {0}) written to {2}.",
+                    "Agent credential (ServiceAccount {0}/{1}, confined to namespace {0}) written to {2}; it expires {3} (run register again to renew).",
                     self.name,
                     inventory::AGENT_ROLE,
-                    path.display()
+                    path.display(),
+                    token.expires
                 );
                 cmd.push_str(&format!(" --its-kubeconfig {}", path.display()));
+                agent_kubeconfig_shown = path.display().to_string();
             } else {
                 eprintln!(
                     "warning: the ITS serves plain HTTP without authentication; the agent uses the same kubeconfig as this command"
@@ -111,9 +115,10 @@ impl RegisterArgs {
             cmd.push_str(" --wec-kubeconfig <WEC kubeconfig> [--wec-context <context>]");
             println!("WEC {} registered.", self.name);
             println!("Run its agent where it can reach both the ITS and the WEC:\n  {cmd}");
+            let manifest = inventory::agent_manifest(&self.name, &self.image)?;
             println!(
-                "Or, inside the WEC, apply:\n---\n{}",
-                inventory::agent_manifest(&self.name, &self.image)
+                "Or, inside the WEC (deploy/agent/ for this WEC), with the agent's ITS kubeconfig in a Secret:\n  kubectl create namespace kubestellar-agent\n  kubectl -n kubestellar-agent create secret generic its-kubeconfig --from-file=kubeconfig={}\napply:\n{manifest}",
+                agent_kubeconfig_shown
             );
             Ok(())
         })
