@@ -1,7 +1,8 @@
 //! The storage backend trait: what the in-memory store needs from durable storage. The store
 //! keeps every object in memory and calls its backend from one writer thread only, so a backend
 //! is a plain key-value log: load everything once, then persist batches atomically. The default
-//! is [`super::redb::RedbBackend`]; an etcd backend would implement the same two calls.
+//! is [`super::redb::RedbBackend`]. The etcd store does not use this trait: there etcd assigns
+//! the versions and memory follows etcd's watch (see [`super::etcd`]).
 
 use bytes::Bytes;
 

@@ -260,3 +260,50 @@ fn differences(old: &State, new: &State, rev: u64) -> Vec<Event> {
     out.sort_by_key(|e| e.object.rv);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::GroupResource;
+    use serde_json::json;
+
+    fn obj(name: &str, rv: u64) -> (ObjectKey, StoredObject) {
+        let gr = GroupResource {
+            group: String::new(),
+            resource: "configmaps".into(),
+        };
+        let v =
+            json!({"metadata": {"name": name, "namespace": "default", "uid": format!("u-{name}")}});
+        (
+            ObjectKey::new(&gr, "default", name),
+            StoredObject::from_value(v, rv).0,
+        )
+    }
+
+    fn state(objects: &[(&str, u64)]) -> State {
+        let mut s = State::default();
+        for (n, rv) in objects {
+            let (k, o) = obj(n, *rv);
+            s.insert_loaded(k, o);
+        }
+        s
+    }
+
+    #[test]
+    fn a_relist_yields_the_differences_in_version_order() {
+        let old = state(&[("same", 2), ("changed", 3), ("gone", 4)]);
+        let new = state(&[("same", 2), ("changed", 9), ("new", 7)]);
+        let got: Vec<(EventType, String, u64, Option<u64>)> = differences(&old, &new, 10)
+            .into_iter()
+            .map(|e| (e.kind, e.key.name, e.object.rv, e.prev.map(|p| p.rv)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (EventType::Added, "new".into(), 7, None),
+                (EventType::Modified, "changed".into(), 9, Some(3)),
+                (EventType::Deleted, "gone".into(), 10, Some(4)),
+            ]
+        );
+    }
+}
