@@ -376,7 +376,11 @@ async fn watch_workstatuses(sh: Arc<Shared>) {
             }
             Ok(watcher::Event::InitDone) => *lock(&sh.workstatuses) = std::mem::take(&mut initial),
             Ok(watcher::Event::Apply(ws)) => {
+                let stale = stale_report(&sh, &ws);
                 lock(&sh.workstatuses).insert(ws.metadata.name.clone().unwrap_or_default(), ws);
+                if let Some(key) = stale {
+                    let _ = sh.work_tx.send(Work::Object(key));
+                }
             }
             Ok(watcher::Event::Delete(ws)) => {
                 lock(&sh.workstatuses).remove(&ws.metadata.name.clone().unwrap_or_default());
@@ -387,6 +391,25 @@ async fn watch_workstatuses(sh: Arc<Shared>) {
             }
         }
     }
+}
+
+/// The object a WorkStatus reports, when the WEC already shows it with another status: two
+/// reports of one object can race and the older finish last, so every report that lands is
+/// checked against the object (level-triggered), not only the reports the agent makes.
+fn stale_report(sh: &Shared, ws: &WorkStatus) -> Option<ObjKey> {
+    let r = &ws.spec.source_ref;
+    let key = ObjKey {
+        group: r.group.clone(),
+        version: r.version.clone(),
+        kind: r.kind.clone(),
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+    };
+    let live = lock(&sh.live);
+    let now = live.get(&key)?.data.get("status");
+    let reported = ws.status.as_ref();
+    let empty = Value::Object(Default::default());
+    (now.unwrap_or(&empty) != reported.unwrap_or(&empty)).then_some(key)
 }
 
 /// Recomputes which ManifestWorks want which objects, from the current ManifestWorks.

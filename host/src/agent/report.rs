@@ -115,6 +115,14 @@ pub(super) async fn work_status(
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => return Err(AgentError::Its(e)),
         }
+        // Another report of this object may have raced this one with a newer status and
+        // finished first: if the object moved on meanwhile, report again (level-triggered).
+        let now = lock(&sh.live)
+            .get(key)
+            .map(|l| l.data.get("status").cloned().unwrap_or_else(|| json!({})));
+        if now.is_some_and(|n| n != status) {
+            let _ = sh.work_tx.send(super::Work::Object(key.clone()));
+        }
     }
     Ok(())
 }

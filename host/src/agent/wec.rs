@@ -113,8 +113,7 @@ pub(super) async fn apply(sh: &Arc<Shared>, d: &Desired) -> Result<DynamicObject
         let unchanged = d.create_only
             || super::diff::contains(&d.object, &serde_json::to_value(l).unwrap_or_default());
         if unchanged {
-            lock(&sh.live).insert(d.key.clone(), l.clone());
-            return Ok(l.clone());
+            return Ok(remember(sh, &d.key, l.clone()));
         }
     }
     let obj: DynamicObject =
@@ -146,8 +145,35 @@ pub(super) async fn apply(sh: &Arc<Shared>, d: &Desired) -> Result<DynamicObject
         .await
     };
     let applied = result.map_err(failure)?;
-    lock(&sh.live).insert(d.key.clone(), applied.clone());
-    Ok(applied)
+    Ok(remember(sh, &d.key, applied))
+}
+
+/// Keeps `obj` as the live copy of `key` unless the cache already holds a newer version, and
+/// returns the newest. The response of a write can arrive after the watch has delivered later
+/// versions (the WEC's controllers update status right after an apply); storing it blindly
+/// would report a stale status and never correct it.
+pub(super) fn remember(sh: &Shared, key: &ObjKey, obj: DynamicObject) -> DynamicObject {
+    let mut live = lock(&sh.live);
+    if let Some(cached) = live.get(key)
+        && newer(cached, &obj)
+    {
+        return cached.clone();
+    }
+    live.insert(key.clone(), obj.clone());
+    obj
+}
+
+/// True when `a` is a later version of the same object than `b`. resourceVersions are opaque
+/// to clients, but every API server in practice (etcd revisions, our spaces) issues increasing
+/// integers; anything else counts as not newer, so the latest arrival wins as before.
+fn newer(a: &DynamicObject, b: &DynamicObject) -> bool {
+    let rv = |o: &DynamicObject| {
+        o.metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    a.metadata.uid == b.metadata.uid && matches!((rv(a), rv(b)), (Some(x), Some(y)) if x > y)
 }
 
 /// Deletes an object the agent applied (absent is fine).
@@ -196,15 +222,35 @@ fn ensure_watch(sh: &Arc<Shared>, gvk: &GroupVersionKind, r: &Resolved) {
             if !lock(&sh.wanted).contains_key(&key) {
                 continue;
             }
-            {
-                let mut live = lock(&sh.live);
-                if deleted {
-                    live.remove(&key);
-                } else {
-                    live.insert(key.clone(), obj);
-                }
+            if deleted {
+                lock(&sh.live).remove(&key);
+            } else {
+                remember(&sh, &key, obj);
             }
             let _ = sh.work_tx.send(Work::Object(key));
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(uid: &str, rv: &str) -> DynamicObject {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "uid": uid, "resourceVersion": rv},
+        }))
+        .unwrap_or_else(|e| panic!("test object: {e}"))
+    }
+
+    #[test]
+    fn a_later_version_of_the_same_object_is_newer() {
+        assert!(newer(&obj("u", "12"), &obj("u", "9")));
+        assert!(!newer(&obj("u", "9"), &obj("u", "12")));
+        assert!(!newer(&obj("u", "9"), &obj("u", "9")));
+        // A re-created object, or versions that are not integers: the latest arrival wins.
+        assert!(!newer(&obj("u2", "12"), &obj("u", "9")));
+        assert!(!newer(&obj("u", "x12"), &obj("u", "9")));
+    }
 }

@@ -359,6 +359,16 @@ impl Probe {
                 .map(|(t, _)| *t)
         })
         .await
+        .map_err(|Timeout(d, what)| {
+            // Say what was seen last: a wait for a status that never came is otherwise opaque.
+            let st = self.inner.lock();
+            let last = st
+                .watched
+                .get(&(space, key.clone()))
+                .and_then(|seen| seen.last())
+                .map_or_else(|| "nothing".to_string(), |(_, v)| v["status"].to_string());
+            Timeout(d, format!("{what} (last status seen: {last})"))
+        })
     }
 
     /// Waits until no change (heartbeats aside) has been committed for `quiet`; returns when
