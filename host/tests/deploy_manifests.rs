@@ -4,6 +4,8 @@
 //! with only those identities (bearer tokens of secure spaces, which enforce RBAC) and checking
 //! that a workload is delivered and its status comes back.
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -219,23 +221,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
-}
-
-/// `GET path` on `127.0.0.1:port`: (status code, body), or None if nothing answers.
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let code = out.split(' ').nth(1)?.parse().ok()?;
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((code, body))
 }
 
 /// The value of the sample `series` (name and labels, exactly) in a `/metrics` text.
@@ -686,7 +671,7 @@ fn controller_and_agent_work_with_only_the_manifests_rbac() {
         (probes, "[+]controllers ok"),
         (agent_port, "[+]manifestworks ok"),
     ] {
-        let (code, body) = http_get(port, "/healthz").expect("healthz answers");
+        let (code, body) = support::http_get(port, "/healthz").expect("healthz answers");
         assert_eq!(code, 200, "{body}");
         assert!(body.contains(checks), "{body}");
     }
@@ -697,18 +682,18 @@ fn controller_and_agent_work_with_only_the_manifests_rbac() {
         ),
         (agent_port, &["[+]manifestworks-synced ok"][..]),
     ] {
-        let (code, body) = http_get(port, "/readyz").expect("readyz answers");
+        let (code, body) = support::http_get(port, "/readyz").expect("readyz answers");
         assert_eq!(code, 200, "{body}");
         for c in checks {
             assert!(body.contains(c), "{c} in {body}");
         }
     }
     assert_eq!(
-        http_get(probes, "/metrics").map(|r| r.0),
+        support::http_get(probes, "/metrics").map(|r| r.0),
         Some(404),
         "metrics are on their own address"
     );
-    let (code, text) = http_get(metrics, "/metrics").expect("controller metrics");
+    let (code, text) = support::http_get(metrics, "/metrics").expect("controller metrics");
     assert_eq!(code, 200);
     assert_eq!(
         sample(&text, "kubestellar_leader{component=\"controller\"}"),
@@ -732,7 +717,7 @@ fn controller_and_agent_work_with_only_the_manifests_rbac() {
         );
     }
     assert!(text.contains("# TYPE kubestellar_transport_manifestworks_applied counter"));
-    let (code, text) = http_get(agent_port, "/metrics").expect("agent metrics");
+    let (code, text) = support::http_get(agent_port, "/metrics").expect("agent metrics");
     assert_eq!(code, 200);
     assert_eq!(
         sample(&text, "kubestellar_leader{component=\"agent\"}"),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kubestellar::api::CombinedStatus;
-use kubestellar::system::{System, SystemConfig};
+use kubestellar::system::System;
 use serde_json::{Value, json};
 use support::{Kubectl, consistently, eventually};
 
@@ -84,19 +84,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let system = rt
-            .block_on(System::start(SystemConfig::new(dir.path(), 2), &|_| {}))
-            .expect("system starts");
+        let (dir, rt, system) = support::start_system(2, |_| {});
         let client = |n: &str| rt.block_on(system.client(n)).expect("client");
         let wds = client("wds1");
         let wecs = vec![client("cluster1"), client("cluster2")];

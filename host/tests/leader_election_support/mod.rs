@@ -75,21 +75,7 @@ impl Replica {
 
     /// `GET path` on its health port: (status code, body), or None if nothing answers.
     pub fn http_get(&self, path: &str) -> Option<(u16, String)> {
-        use std::io::{Read, Write};
-        let port = self.health_port?;
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .ok()?;
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).ok()?;
-        let code = out.split(' ').nth(1)?.parse().ok()?;
-        let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-        Some((code, body))
+        crate::support::http_get(self.health_port?, path)
     }
 
     /// The value of `kubestellar_leader{component="controller"}` in its /metrics.
