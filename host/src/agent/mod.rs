@@ -27,6 +27,7 @@ use tokio::task::JoinSet;
 
 use crate::api::labels::MANIFESTWORK_CLEANUP_FINALIZER;
 use crate::api::{ManifestWork, WorkStatus};
+use crate::binding::mirror::slim;
 use manifests::{Desired, ObjKey};
 
 /// Name of the Lease the agent renews in its mailbox namespace, as a heartbeat.
@@ -296,7 +297,7 @@ async fn watch_manifestworks(sh: Arc<Shared>) {
         match ev {
             Ok(watcher::Event::Init) => initial.clear(),
             Ok(watcher::Event::InitApply(mw)) => {
-                initial.insert(mw.metadata.name.clone().unwrap_or_default(), mw);
+                initial.insert(mw.metadata.name.clone().unwrap_or_default(), slim(mw));
             }
             Ok(watcher::Event::InitDone) => {
                 sh.cfg.stats.set_synced();
@@ -318,7 +319,7 @@ async fn watch_manifestworks(sh: Arc<Shared>) {
             }
             Ok(watcher::Event::Apply(mw)) => {
                 let name = mw.metadata.name.clone().unwrap_or_default();
-                lock(&sh.mws).insert(name.clone(), mw);
+                lock(&sh.mws).insert(name.clone(), slim(mw));
                 let _ = sh.work_tx.send(Work::Mw(name));
             }
             Ok(watcher::Event::Delete(mw)) => {
@@ -372,12 +373,13 @@ async fn watch_workstatuses(sh: Arc<Shared>) {
         match ev {
             Ok(watcher::Event::Init) => initial.clear(),
             Ok(watcher::Event::InitApply(ws)) => {
-                initial.insert(ws.metadata.name.clone().unwrap_or_default(), ws);
+                initial.insert(ws.metadata.name.clone().unwrap_or_default(), slim(ws));
             }
             Ok(watcher::Event::InitDone) => *lock(&sh.workstatuses) = std::mem::take(&mut initial),
             Ok(watcher::Event::Apply(ws)) => {
                 let stale = stale_report(&sh, &ws);
-                lock(&sh.workstatuses).insert(ws.metadata.name.clone().unwrap_or_default(), ws);
+                lock(&sh.workstatuses)
+                    .insert(ws.metadata.name.clone().unwrap_or_default(), slim(ws));
                 if let Some(key) = stale {
                     let _ = sh.work_tx.send(Work::Object(key));
                 }

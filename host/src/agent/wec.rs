@@ -159,6 +159,7 @@ pub(super) fn remember(sh: &Shared, key: &ObjKey, obj: DynamicObject) -> Dynamic
     {
         return cached.clone();
     }
+    let obj = crate::binding::mirror::slim(obj);
     live.insert(key.clone(), obj.clone());
     obj
 }

@@ -108,6 +108,13 @@ where
     }
 }
 
+/// The object less its managedFields: no reader of a mirror needs them, and they are often as
+/// large as the rest of the object (a ManifestWork applied server-side lists every field).
+pub fn slim<K: Resource>(mut o: K) -> K {
+    o.meta_mut().managed_fields = None;
+    o
+}
+
 async fn run<K>(
     api: Api<K>,
     cfg: watcher::Config,
@@ -125,7 +132,7 @@ async fn run<K>(
         match ev {
             Ok(watcher::Event::Init) => initial.clear(),
             Ok(watcher::Event::InitApply(o)) => {
-                initial.insert(key_of(&o), Arc::new(o));
+                initial.insert(key_of(&o), Arc::new(slim(o)));
             }
             Ok(watcher::Event::InitDone) => {
                 let old = {
@@ -152,7 +159,7 @@ async fn run<K>(
             }
             Ok(watcher::Event::Apply(o)) => {
                 let k = key_of(&o);
-                let n = Arc::new(o);
+                let n = Arc::new(slim(o));
                 let old = inner
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
