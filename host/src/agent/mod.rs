@@ -8,6 +8,7 @@
 //! keeps a ManifestWork until its objects are removed), so the agent never deletes objects it
 //! did not create, even across restarts.
 
+mod backlog;
 pub mod diff;
 pub mod manifests;
 mod report;
@@ -28,6 +29,7 @@ use tokio::task::JoinSet;
 use crate::api::labels::MANIFESTWORK_CLEANUP_FINALIZER;
 use crate::api::{ManifestWork, WorkStatus};
 use crate::binding::mirror::slim;
+use backlog::Backlog;
 use manifests::{Desired, ObjKey};
 
 /// Name of the Lease the agent renews in its mailbox namespace, as a heartbeat.
@@ -161,7 +163,7 @@ impl Agent {
         tasks.spawn(heartbeat(sh.clone()));
         tasks.spawn(upsync::run(sh.clone()));
         tokio::pin!(shutdown);
-        let mut pending: BTreeSet<Work> = BTreeSet::new();
+        let mut backlog = Backlog::default();
         let mut retry: BTreeMap<tokio::time::Instant, Vec<Work>> = BTreeMap::new();
         let mut failures: HashMap<Work, u32> = HashMap::new();
         let mut running: JoinSet<(Work, Result<(), AgentError>)> = JoinSet::new();
@@ -173,51 +175,58 @@ impl Agent {
         loop {
             sh.cfg
                 .stats
-                .beat(pending.len() + retry.values().map(Vec::len).sum::<usize>());
-            // Start what can start.
-            let mut ready: Vec<Work> = pending
-                .iter()
-                .filter(|w| !in_flight.contains(*w))
-                .cloned()
-                .collect();
-            if ready.len() > sh.cfg.concurrency.saturating_sub(running.len()) {
-                // Namespaces and CRDs first: what lives in them fails until they exist.
-                let mws = lock(&sh.mws);
-                ready.sort_by_key(|w| !carries_prerequisite(&mws, w));
-            }
-            for w in ready {
-                if running.len() >= sh.cfg.concurrency {
+                .beat(backlog.len() + retry.values().map(Vec::len).sum::<usize>());
+            // Start what can start; Resync and RetryFailed only queue more, so go round again.
+            loop {
+                let free = sh.cfg.concurrency.saturating_sub(running.len());
+                let chosen = if free == 0 {
+                    Vec::new()
+                } else {
+                    backlog.take(free, &in_flight)
+                };
+                if chosen.is_empty() {
                     break;
                 }
-                pending.remove(&w);
-                if w == Work::Resync {
-                    for name in lock(&sh.mws).keys() {
-                        pending.insert(Work::Mw(name.clone()));
+                let mut queued_more = false;
+                for w in chosen {
+                    match w {
+                        Work::Resync => {
+                            let mws = lock(&sh.mws);
+                            let all: Vec<Work> = mws.keys().map(|n| Work::Mw(n.clone())).collect();
+                            backlog.extend(all, &mws);
+                            queued_more = true;
+                        }
+                        Work::RetryFailed => {
+                            let mws = lock(&sh.mws);
+                            for (_, ws) in std::mem::take(&mut retry) {
+                                backlog.extend(ws, &mws);
+                            }
+                            failures.clear();
+                            queued_more = true;
+                        }
+                        w => {
+                            in_flight.insert(w.clone());
+                            let sh = sh.clone();
+                            running.spawn(async move {
+                                let r = handle(&sh, &w).await;
+                                (w, r)
+                            });
+                        }
                     }
-                    continue;
                 }
-                if w == Work::RetryFailed {
-                    for (_, ws) in std::mem::take(&mut retry) {
-                        pending.extend(ws);
-                    }
-                    failures.clear();
-                    continue;
+                if !queued_more {
+                    break;
                 }
-                in_flight.insert(w.clone());
-                let sh = sh.clone();
-                running.spawn(async move {
-                    let r = handle(&sh, &w).await;
-                    (w, r)
-                });
             }
             let next_retry = retry.keys().next().copied();
             tokio::select! {
                 _ = &mut shutdown => break,
                 w = self.work_rx.recv() => match w {
                     Some(w) => {
-                        pending.insert(w);
+                        let mws = lock(&sh.mws);
+                        backlog.insert(w, &mws);
                         while let Ok(w) = self.work_rx.try_recv() {
-                            pending.insert(w);
+                            backlog.insert(w, &mws);
                         }
                     }
                     None => break,
@@ -248,14 +257,15 @@ impl Agent {
                 } => {
                     let now = tokio::time::Instant::now();
                     let due: Vec<_> = retry.range(..=now).map(|(k, _)| *k).collect();
+                    let mws = lock(&sh.mws);
                     for k in due {
                         if let Some(ws) = retry.remove(&k) {
-                            pending.extend(ws);
+                            backlog.extend(ws, &mws);
                         }
                     }
                 }
                 _ = resync.tick() => {
-                    pending.insert(Work::Resync);
+                    backlog.insert(Work::Resync, &lock(&sh.mws));
                 }
                 _ = beat.tick() => {}
             }
@@ -263,21 +273,6 @@ impl Agent {
         tasks.abort_all();
         running.abort_all();
     }
-}
-
-/// Whether `w` applies a ManifestWork holding a Namespace or a CustomResourceDefinition.
-fn carries_prerequisite(mws: &BTreeMap<String, ManifestWork>, w: &Work) -> bool {
-    let Work::Mw(name) = w else {
-        return false;
-    };
-    mws.get(name).is_some_and(|mw| {
-        mw.spec.workload.manifests.iter().any(|m| {
-            matches!(
-                m.get("kind").and_then(serde_json::Value::as_str),
-                Some("Namespace" | "CustomResourceDefinition")
-            )
-        })
-    })
 }
 
 async fn handle(sh: &Arc<Shared>, w: &Work) -> Result<(), AgentError> {

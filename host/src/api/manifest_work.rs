@@ -27,11 +27,13 @@ pub struct ManifestWorkSpec {
     pub delete_option: Option<DeleteOption>,
 }
 
-/// The manifests.
+/// The manifests. Shared (`Arc`): the transport controller renders one manifest for many WECs
+/// and compares whole sets of ManifestWorks on every pass, so deep copies would cost
+/// objects × WECs every time.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ManifestsTemplate {
     #[serde(default)]
-    pub manifests: Vec<serde_json::Value>,
+    pub manifests: Vec<std::sync::Arc<serde_json::Value>>,
 }
 
 /// Per-resource options.

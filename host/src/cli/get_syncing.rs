@@ -133,7 +133,7 @@ pub fn in_manifestwork(mw: &ManifestWork, f: &Filter) -> Vec<(TransitKey, Value)
                 meta_str(m, "namespace").to_string(),
                 meta_str(m, "name").to_string(),
             );
-            (key, annotate(m.clone(), &wec, "downsync", &carrier))
+            (key, annotate((**m).clone(), &wec, "downsync", &carrier))
         })
         .collect()
 }

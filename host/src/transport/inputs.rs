@@ -211,7 +211,7 @@ pub(super) fn previous_manifests(mine: &[Arc<ManifestWork>]) -> Previous {
     {
         let ns = mw.metadata.namespace.clone().unwrap_or_default();
         for m in &mw.spec.workload.manifests {
-            out.insert((ns.clone(), manifest_identity(m)), Arc::new(m.clone()));
+            out.insert((ns.clone(), manifest_identity(m)), m.clone());
         }
     }
     out

@@ -483,6 +483,8 @@ async fn deliver(
     let mut retry_later = false;
     let mut desired: Vec<(String, String, crate::api::ManifestWorkSpec)> = Vec::new();
     let mut reported: HashSet<usize> = HashSet::new();
+    // Encoded sizes by manifest address (every manifest lives until the end of this pass).
+    let mut sizes: HashMap<usize, usize> = HashMap::new();
     for (di, d) in destinations.iter().enumerate() {
         let mut items = Vec::new();
         for (ji, &oi) in job_objects.iter().enumerate() {
@@ -504,9 +506,14 @@ async fn deliver(
                 }
             };
             let Some(manifest) = manifest else { continue };
-            let size = serde_json::to_vec(&*manifest)
-                .map(|v| v.len())
-                .unwrap_or(usize::MAX);
+            // One manifest is often shared by every destination: size it once.
+            let size = *sizes
+                .entry(Arc::as_ptr(&manifest) as usize)
+                .or_insert_with(|| {
+                    serde_json::to_vec(&*manifest)
+                        .map(|v| v.len())
+                        .unwrap_or(usize::MAX)
+                });
             items.push(Item {
                 uid: s.uid.clone(),
                 id: ResourceIdentifier {

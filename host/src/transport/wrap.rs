@@ -106,7 +106,7 @@ pub fn pack(items: &[Item], owner: Owner<'_>, limits: Limits) -> Packed {
 fn spec_of(items: &[Item]) -> ManifestWorkSpec {
     ManifestWorkSpec {
         workload: ManifestsTemplate {
-            manifests: items.iter().map(|i| (*i.manifest).clone()).collect(),
+            manifests: items.iter().map(|i| i.manifest.clone()).collect(),
         },
         manifest_configs: items
             .iter()

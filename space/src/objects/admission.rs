@@ -115,18 +115,15 @@ fn allocate_service(
     let needs_ports = matches!(ty.as_str(), "NodePort" | "LoadBalancer");
     if needs_ip || needs_ports {
         let gr = r.group_resource();
-        space.store.for_each(&mut |k, o| {
-            if k.gr == gr {
-                let v = o.value();
-                if let Some(ip) = v["spec"]["clusterIP"].as_str() {
-                    ips.insert(ip.to_string());
-                }
-                for p in v["spec"]["ports"].as_array().into_iter().flatten() {
-                    if let Some(n) = p["nodePort"].as_u64() {
-                        ports.insert(n);
-                    }
-                }
+        // Only the Services, and only the two fields: this runs on every Service create.
+        space.store.for_each_of(&gr, &mut |_, o| {
+            let Ok(svc) = serde_json::from_slice::<Allocated>(&o.json) else {
+                return;
+            };
+            if let Some(ip) = svc.spec.cluster_ip {
+                ips.insert(ip);
             }
+            ports.extend(svc.spec.ports.into_iter().filter_map(|p| p.node_port));
         });
     }
     if needs_ip {
@@ -352,4 +349,25 @@ fn validate_crd(crd: &Value) -> Vec<FieldError> {
         ));
     }
     errs
+}
+
+/// What a stored Service holds of what allocation hands out.
+#[derive(serde::Deserialize, Default)]
+struct Allocated {
+    #[serde(default)]
+    spec: AllocatedSpec,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct AllocatedSpec {
+    #[serde(rename = "clusterIP")]
+    cluster_ip: Option<String>,
+    #[serde(default)]
+    ports: Vec<AllocatedPort>,
+}
+
+#[derive(serde::Deserialize)]
+struct AllocatedPort {
+    #[serde(rename = "nodePort")]
+    node_port: Option<u64>,
 }

@@ -244,6 +244,14 @@ impl Store {
         }
     }
 
+    /// Visits every stored object of `gr` (under the read lock: keep `f` quick).
+    pub fn for_each_of(&self, gr: &GroupResource, f: &mut dyn FnMut(&ObjectKey, &StoredObject)) {
+        let st = self.read();
+        for ((ns, name), obj) in st.tables.get(gr).into_iter().flatten() {
+            f(&ObjectKey::new(gr, ns, name), obj);
+        }
+    }
+
     /// A page of objects of `gr` (in `namespace`, or all), in key order, starting after
     /// `after` (namespace, name), keeping those `filter` accepts, at most `limit` (0 = all).
     pub fn list(
