@@ -214,7 +214,8 @@ pub(super) async fn run_plugins(
 
     let plain = Env::start(super::env_config(cfg, &dir.join("plain"), run, k)).await?;
     let base = deliver(&plain, cfg, run, "tp", report, "transform-default only").await;
-    report.usages("transform-default only:", &plain.usages(), None);
+    let first = plain.usages();
+    report.usages("transform-default only:", &first, None);
     plain.stop().await;
     let base = base?;
 
@@ -224,7 +225,13 @@ pub(super) async fn run_plugins(
         deliver(&env, cfg, run, "tp", report, "with a user plugin").await
     }
     .await;
-    report.usages("with a user plugin:", &env.usages(), None);
+    // Both runs share this process: count only the second run's CPU here.
+    let mut second = env.usages();
+    second.this.cpu_seconds = (second.this.cpu_seconds - first.this.cpu_seconds).max(0.0);
+    report.usages("with a user plugin:", &second, None);
+    report.note(
+        "this process's CPU is counted per run; its peak RSS is the process's over both runs",
+    );
     env.stop().await;
     let with = result?;
     if base.complete && with.complete {
