@@ -14,6 +14,8 @@
 //! the native rows and the ratios are left out). Environment:
 //! * `PLUGIN_BENCH_CALLS=N`: calls per mode (default 1000; summarize runs N/5 rounds);
 //! * `PLUGIN_BENCH_ONLY=cold,transform,summarize`: run only these sections (e.g. to profile);
+//! * `PLUGIN_BENCH_MODES=warm,fresh,native`: call only the modes whose names contain one of
+//!   these (e.g. to profile the warm path alone);
 //! * `PLUGIN_BENCH_TRANSFORM_WASM=path`, `PLUGIN_BENCH_SUMMARIZE_WASM=path`: measure another
 //!   build of a plugin than the embedded one (e.g. a different optimization level).
 
@@ -22,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use kubestellar::plugins::cache::CacheOutcome;
 use kubestellar::plugins::{
-    ClusterContext, Limits, LoadedPlugin, PluginRuntime, Report, RuntimeConfig, Timestamp, builtin,
-    engine,
+    ClusterContext, Identity, Limits, LoadedPlugin, PluginRuntime, Report, RuntimeConfig,
+    Timestamp, builtin, engine,
 };
 
 /// The spec's benchmark object (`shared/bench/deployment.json`, copied into the plugin's tests).
@@ -101,10 +103,21 @@ fn run() -> Result<(), String> {
         let t_fresh = cached
             .load(&transform_bytes, None, Limits::default())
             .map_err(e)?;
+        // The host's callers know the object's identity from the object they serialized
+        // (`Identity::new` from its typed fields in the transport); here it is taken from the
+        // decoded object on every call, so its cost is counted.
+        let decoded: serde_json::Value =
+            serde_json::from_str(DEPLOYMENT).map_err(|e| e.to_string())?;
         let transform = |p: &LoadedPlugin| -> Result<(), String> {
-            p.transform(black_box(DEPLOYMENT), Some(&cluster), "{}")
-                .map(drop)
-                .map_err(|e| e.to_string())
+            let identity = Identity::of_value(black_box(&decoded));
+            p.transform_known(
+                black_box(DEPLOYMENT),
+                identity.as_ref(),
+                Some(&cluster),
+                "{}",
+            )
+            .map(drop)
+            .map_err(|e| e.to_string())
         };
         let mut modes: Vec<(&str, Call<'_>)> = vec![
             (
@@ -261,10 +274,19 @@ fn interleave(
     rounds: usize,
     results: &mut Results,
 ) -> Result<(), String> {
+    // Modes left out by PLUGIN_BENCH_MODES (to profile one) are not called.
+    let wanted = std::env::var("PLUGIN_BENCH_MODES").unwrap_or_default();
+    let run: Vec<bool> = modes
+        .iter()
+        .map(|(name, _)| wanted.is_empty() || wanted.split(',').any(|w| name.contains(w.trim())))
+        .collect();
     let mut samples: Vec<Vec<Duration>> =
         modes.iter().map(|_| Vec::with_capacity(rounds)).collect();
     for round in 0..=rounds {
         for (i, (name, call)) in modes.iter_mut().enumerate() {
+            if !run[i] {
+                continue;
+            }
             let t = Instant::now();
             call().map_err(|e| format!("{name}: {e}"))?;
             if round > 0 {
@@ -272,7 +294,12 @@ fn interleave(
             }
         }
     }
-    for ((name, _), s) in modes.iter().zip(samples.iter_mut()) {
+    for (((name, _), s), _) in modes
+        .iter()
+        .zip(samples.iter_mut())
+        .zip(&run)
+        .filter(|(_, r)| **r)
+    {
         results.0.push((name.to_string(), row(name, s)));
     }
     Ok(())

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use kubestellar_plugin_sdk::check::{self, Identity};
 use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store};
 
@@ -270,10 +271,29 @@ impl LoadedPlugin {
         cluster: Option<&ClusterContext>,
         config: &str,
     ) -> Result<Transformed, PluginError> {
+        self.transform_known(object, Identity::of_json(object).as_ref(), cluster, config)
+    }
+
+    /// [`Self::transform`] for a caller that knows the object's identity (what
+    /// `Identity::of_json(object)` returns, e.g. from the object it serialized), which spares
+    /// reading it from the text on every call.
+    pub fn transform_known(
+        &self,
+        object: &str,
+        identity: Option<&Identity>,
+        cluster: Option<&ClusterContext>,
+        config: &str,
+    ) -> Result<Transformed, PluginError> {
         self.expect(PluginKind::Transformer)?;
         let per_cluster = self.info.scope == Scope::PerCluster;
         let cluster = cluster.filter(|_| per_cluster).map(convert::cluster_to_wit);
-        self.call(&SecretValues::of_json(object), |store, bound| {
+        let secrets = match identity {
+            Some(id) if id.kind() == Some("Secret") && id.api_version() == Some("v1") => {
+                SecretValues::of_json(object)
+            }
+            _ => SecretValues::default(),
+        };
+        self.call(&secrets, |store, bound| {
             let Bound::Transformer(t) = bound else {
                 return Ok(Err(self.wrong_world(PluginKind::Transformer)));
             };
@@ -284,19 +304,16 @@ impl LoadedPlugin {
                     cluster.as_ref(),
                     config,
                 )? {
-                    Ok(out) => {
-                        match kubestellar_plugin_sdk::check::transformed_object(object, &out.object)
-                        {
-                            Ok(()) => Ok(Transformed {
-                                object: out.object,
-                                used_cluster: per_cluster && out.used_cluster,
-                            }),
-                            Err(reason) => Err(PluginError::InvalidOutput {
-                                plugin: self.name.to_string(),
-                                reason,
-                            }),
-                        }
-                    }
+                    Ok(out) => match check::keeps_identity(identity, &out.object) {
+                        Ok(()) => Ok(Transformed {
+                            object: out.object,
+                            used_cluster: per_cluster && out.used_cluster,
+                        }),
+                        Err(reason) => Err(PluginError::InvalidOutput {
+                            plugin: self.name.to_string(),
+                            reason,
+                        }),
+                    },
                     Err(e) => Err(self.reported(e.message)),
                 },
             )
@@ -323,7 +340,7 @@ impl LoadedPlugin {
                 {
                     Ok(out) => {
                         let summary = convert::summary_from_wit(out);
-                        match kubestellar_plugin_sdk::check::summary(&summary) {
+                        match check::summary(&summary) {
                             Ok(()) => Ok(summary),
                             Err(reason) => Err(PluginError::InvalidOutput {
                                 plugin: self.name.to_string(),

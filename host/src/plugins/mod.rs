@@ -24,6 +24,7 @@ mod runtime;
 mod store;
 
 pub use error::PluginError;
+pub use kubestellar_plugin_sdk::check::Identity;
 pub use kubestellar_plugin_sdk::{
     AggregationError, CellValue, ClusterContext, ConfigProblem, Pair, PluginInfo, PluginKind,
     Report, Row, RowError, Scope, Summary, Timestamp, Transformed,

@@ -15,6 +15,7 @@ use super::{Shared, TransportError, api_err};
 use crate::api::labels::CUSTOMIZATION_PROPERTIES_NS;
 use crate::api::{Binding, ManifestWork};
 use crate::binding::resolve::Gvr;
+use crate::plugins::Identity as ObjectIdentity;
 
 /// An object read from the WDS.
 #[derive(Debug)]
@@ -22,6 +23,8 @@ pub(super) struct Source {
     pub resource_version: String,
     pub uid: String,
     pub json: Arc<String>,
+    /// What a transform must keep, taken from the decoded object.
+    pub identity: Arc<ObjectIdentity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -172,10 +175,18 @@ async fn get(client: kube::Client, key: &ObjKey) -> Result<Option<Source>, kube:
         return Ok(None);
     };
     let json = serde_json::to_string(&obj).map_err(kube::Error::SerdeError)?;
+    let types = obj.types.as_ref();
+    let identity = ObjectIdentity::new(
+        types.map(|t| t.api_version.as_str()),
+        types.map(|t| t.kind.as_str()),
+        obj.metadata.name.as_deref(),
+        obj.metadata.namespace.as_deref(),
+    );
     Ok(Some(Source {
         resource_version: obj.metadata.resource_version.clone().unwrap_or_default(),
         uid: obj.metadata.uid.clone().unwrap_or_default(),
         json: Arc::new(json),
+        identity: Arc::new(identity),
     }))
 }
 

@@ -453,6 +453,7 @@ async fn deliver(
             uid: s.uid.clone(),
             resource_version: s.resource_version.clone(),
             object: s.json.clone(),
+            identity: s.identity.clone(),
             pipeline,
         });
         job_objects.push(i);

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::api::CustomTransform;
-use crate::plugins::{ClusterContext, LoadedPlugin, Pair, PluginError, PluginKind};
+use crate::plugins::{ClusterContext, Identity, LoadedPlugin, Pair, PluginError, PluginKind};
 
 /// A destination WEC and everything a plugin may know about it.
 #[derive(Debug, Clone)]
@@ -211,6 +211,8 @@ pub struct Job {
     pub resource_version: String,
     /// The object as read from the WDS, JSON.
     pub object: Arc<String>,
+    /// Its identity (what every transform must keep).
+    pub identity: Arc<Identity>,
     /// Its pipeline.
     pub pipeline: Arc<Pipeline>,
 }
@@ -268,7 +270,13 @@ pub fn render_all(
                         }
                     }
                     stats.rendered += 1;
-                    match render(default, &job.pipeline, &job.object, &d.context) {
+                    match render(
+                        default,
+                        &job.pipeline,
+                        &job.object,
+                        Some(&job.identity),
+                        &d.context,
+                    ) {
                         Ok((v, false)) => {
                             let v = Arc::new(v);
                             cache.put(shared, Entry::Independent(v.clone()));
@@ -303,14 +311,16 @@ fn transient(e: &PluginError) -> bool {
 }
 
 /// Runs the pipeline on one object for one cluster: the output and whether it used the cluster.
+/// `identity`: the object's (`None` when it is not a JSON object); every step must keep it.
 pub fn render(
     default: &LoadedPlugin,
     pipeline: &Pipeline,
     object: &str,
+    identity: Option<&Identity>,
     cluster: &ClusterContext,
 ) -> Result<(Value, bool), RenderError> {
     let out = default
-        .transform(object, Some(cluster), &pipeline.default_config)
+        .transform_known(object, identity, Some(cluster), &pipeline.default_config)
         .map_err(|e| RenderError {
             // Template errors are upstream's messages; they name the cluster and the object.
             message: match &e {
@@ -340,7 +350,7 @@ pub fn render(
             ));
         }
         let out = plugin
-            .transform(&text, Some(cluster), &step.config)
+            .transform_known(&text, identity, Some(cluster), &step.config)
             .map_err(|e| fail(e.to_string(), transient(&e)))?;
         used |= out.used_cluster;
         text = out.object;
@@ -400,6 +410,7 @@ mod tests {
             uid: format!("uid-{name}"),
             resource_version: rv.into(),
             object: Arc::new(obj.to_string()),
+            identity: Arc::new(Identity::of_value(&obj).unwrap()),
             pipeline: pipeline.clone(),
         }
     }
@@ -486,6 +497,7 @@ mod tests {
                 uid: jobs[1].uid.clone(),
                 resource_version: jobs[1].resource_version.clone(),
                 object: jobs[1].object.clone(),
+                identity: jobs[1].identity.clone(),
                 pipeline: jobs[1].pipeline.clone(),
             },
         ];

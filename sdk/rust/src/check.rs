@@ -21,20 +21,32 @@ use crate::{CellValue, Summary};
 /// same `apiVersion`, `kind`, `metadata.name` and `metadata.namespace` (an absent namespace and an
 /// empty one are the same). Returns the reason when it is not.
 pub fn transformed_object(input: &str, output: &str) -> Result<(), String> {
-    if same_identity_quickly(input, output) {
-        return Ok(());
-    }
-    transformed_object_by_serde(input, output)
+    keeps_identity(Identity::of_json(input).as_ref(), output)
 }
 
-/// [`transformed_object`] without the scanner.
-fn transformed_object_by_serde(input: &str, output: &str) -> Result<(), String> {
+/// [`transformed_object`] for a caller that already knows the input's identity (`None`: the
+/// input is not a JSON object, so there is nothing to keep), which spares reading it from the
+/// input's text on every call.
+pub fn keeps_identity(before: Option<&Identity>, output: &str) -> Result<(), String> {
+    // The scanner settles the common case; anything it leaves open (a difference, escapes,
+    // non-string fields, invalid text) is decided and worded through serde_json.
+    if let Some(after) = scan::scan(output) {
+        match before {
+            None => return Ok(()),
+            Some(before) if before.same_as_raw(&after) => return Ok(()),
+            Some(_) => {}
+        }
+    }
+    keeps_identity_by_serde(before, output)
+}
+
+/// [`keeps_identity`] without the scanner.
+fn keeps_identity_by_serde(before: Option<&Identity>, output: &str) -> Result<(), String> {
     let after = match parse_top(output).map_err(|e| format!("output is not JSON: {e}"))? {
         Top::Object(identity) => identity,
         Top::Other(kind) => return Err(format!("output is a JSON {kind}, not an object")),
     };
-    // An input that is not an object has no identity to preserve; the plugin should have failed.
-    let Ok(Top::Object(before)) = parse_top(input) else {
+    let Some(before) = before else {
         return Ok(());
     };
     let fields = [
@@ -66,25 +78,106 @@ fn transformed_object_by_serde(input: &str, output: &str) -> Result<(), String> 
     Ok(())
 }
 
-/// True when both texts are JSON objects whose identity fields are the same plain strings (or
-/// absent), as [`scan`] reads them; false when it takes serde_json to tell (any difference, any
-/// other kind of value, anything the scanner leaves open), so the caller then decides as before.
-fn same_identity_quickly(input: &str, output: &str) -> bool {
-    let (Some(after), Some(before)) = (scan::scan(output), scan::scan(input)) else {
-        return false;
-    };
-    let same = |b: Option<&str>, a: Option<&str>| match (plain(b), plain(a)) {
-        (Some(b), Some(a)) => b == a,
-        _ => false,
-    };
-    let same_namespace = |b: Option<&str>, a: Option<&str>| match (plain(b), plain(a)) {
-        (Some(b), Some(a)) => b.filter(|s| !s.is_empty()) == a.filter(|s| !s.is_empty()),
-        _ => false,
-    };
-    same(before.api_version, after.api_version)
-        && same(before.kind, after.kind)
-        && same(before.name, after.name)
-        && same_namespace(before.namespace, after.namespace)
+/// The fields that identify a Kubernetes object, which a transformer must keep: `apiVersion`,
+/// `kind`, `metadata.name` and `metadata.namespace`, as JSON values (absent: `None`). When a key
+/// repeats, the last one counts, as with `serde_json::Value`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Identity {
+    api_version: Option<Value>,
+    kind: Option<Value>,
+    name: Option<Value>,
+    namespace: Option<Value>,
+}
+
+impl Identity {
+    /// An identity made of strings (absent fields: `None`).
+    pub fn new(
+        api_version: Option<&str>,
+        kind: Option<&str>,
+        name: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Identity {
+        let string = |s: Option<&str>| s.map(|s| Value::String(s.to_owned()));
+        Identity {
+            api_version: string(api_version),
+            kind: string(kind),
+            name: string(name),
+            namespace: string(namespace),
+        }
+    }
+
+    /// The identity of an object given as JSON text; `None` when the text is not a JSON object.
+    pub fn of_json(text: &str) -> Option<Identity> {
+        if let Some(raw) = scan::scan(text)
+            && let Some(identity) = Identity::of_plain(&raw)
+        {
+            return Some(identity);
+        }
+        match parse_top(text) {
+            Ok(Top::Object(identity)) => Some(identity),
+            _ => None,
+        }
+    }
+
+    /// The identity of a decoded object; `None` when it is not an object.
+    pub fn of_value(object: &Value) -> Option<Identity> {
+        let object = object.as_object()?;
+        let meta = |field: &str| {
+            object
+                .get("metadata")
+                .and_then(Value::as_object)
+                .and_then(|m| m.get(field))
+                .cloned()
+        };
+        Some(Identity {
+            api_version: object.get("apiVersion").cloned(),
+            kind: object.get("kind").cloned(),
+            name: meta("name"),
+            namespace: meta("namespace"),
+        })
+    }
+
+    /// `apiVersion`, when it is a string.
+    pub fn api_version(&self) -> Option<&str> {
+        self.api_version.as_ref().and_then(Value::as_str)
+    }
+
+    /// `kind`, when it is a string.
+    pub fn kind(&self) -> Option<&str> {
+        self.kind.as_ref().and_then(Value::as_str)
+    }
+
+    /// From the scanner's raw texts when each field is absent or a string without escapes.
+    fn of_plain(raw: &scan::RawIdentity<'_>) -> Option<Identity> {
+        let value = |r: Option<&str>| plain(r).map(|p| p.map(|s| Value::String(s.to_owned())));
+        Some(Identity {
+            api_version: value(raw.api_version)?,
+            kind: value(raw.kind)?,
+            name: value(raw.name)?,
+            namespace: value(raw.namespace)?,
+        })
+    }
+
+    /// True when `raw` (the scanner's reading of an output) certainly has this identity; false
+    /// when it differs or it takes decoding to tell.
+    fn same_as_raw(&self, raw: &scan::RawIdentity<'_>) -> bool {
+        let same = |before: &Option<Value>, raw: Option<&str>| match (before, plain(raw)) {
+            (None, Some(None)) => true,
+            (Some(Value::String(b)), Some(Some(a))) => b == a,
+            _ => false,
+        };
+        let same_namespace = match (&self.namespace, plain(raw.namespace)) {
+            (None, Some(a)) => a.is_none_or(str::is_empty),
+            (Some(Value::String(b)), Some(a)) => {
+                Some(b.as_str()).filter(|b| !b.is_empty()) == a.filter(|a| !a.is_empty())
+            }
+            _ => false,
+        };
+        same(&self.api_version, raw.api_version)
+            && same(&self.kind, raw.kind)
+            && same(&self.name, raw.name)
+            && same_namespace
+    }
 }
 
 /// The value of a raw identity field when it is absent (`Some(None)`) or a string without
@@ -180,16 +273,6 @@ enum Top {
     Object(Identity),
     /// Any other value, by type name.
     Other(&'static str),
-}
-
-/// The fields that identify a Kubernetes object. When a key repeats, the last one counts, as
-/// with `serde_json::Value`.
-#[derive(Default)]
-struct Identity {
-    api_version: Option<Value>,
-    kind: Option<Value>,
-    name: Option<Value>,
-    namespace: Option<Value>,
 }
 
 /// `metadata.name` and `metadata.namespace`; empty when `metadata` is not an object.
@@ -544,13 +627,47 @@ mod tests {
         let inputs = [EDGES[0], EDGES[4], EDGES[11], DEP];
         for input in inputs {
             for output in &texts {
+                let before = match parse_top(input) {
+                    Ok(Top::Object(identity)) => Some(identity),
+                    _ => None,
+                };
                 assert_eq!(
                     transformed_object(input, output),
-                    transformed_object_by_serde(input, output),
+                    keeps_identity_by_serde(before.as_ref(), output),
                     "{input} -> {output}"
                 );
             }
         }
+    }
+
+    #[test]
+    fn identity_known_to_the_caller_decides_as_the_text() {
+        let texts = mutations(&EDGES[..12]);
+        for input in [
+            EDGES[0], EDGES[1], EDGES[11], EDGES[13], EDGES[14], DEP, "[1]",
+        ] {
+            let from_text = Identity::of_json(input);
+            let value: Value = serde_json::from_str(input).unwrap();
+            let from_value = Identity::of_value(&value);
+            assert_eq!(from_text, from_value, "{input}");
+            for output in &texts {
+                assert_eq!(
+                    keeps_identity(from_value.as_ref(), output),
+                    transformed_object(input, output),
+                    "{input} -> {output}"
+                );
+            }
+        }
+        let web = Identity::new(
+            Some("apps/v1"),
+            Some("Deployment"),
+            Some("web"),
+            Some("default"),
+        );
+        assert_eq!(Identity::of_json(DEP), Some(web.clone()));
+        assert_eq!(web.kind(), Some("Deployment"));
+        assert_eq!(web.api_version(), Some("apps/v1"));
+        assert_eq!(Identity::of_json("not json"), None);
     }
 
     #[test]
