@@ -1,4 +1,7 @@
-//! JSON helpers that turn parse failures into [`PluginError`]s with a useful message.
+//! JSON helpers that turn parse failures into [`PluginError`]s with a useful message, and a
+//! scanner that reads raw JSON without decoding it ([`raw`]).
+
+pub mod raw;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
