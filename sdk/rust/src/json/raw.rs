@@ -192,6 +192,7 @@ impl<'a> Scanner<'a> {
 
     /// Skips a string whose `"` is next; returns whether it had escapes. Control characters
     /// are refused, as JSON requires; the text is UTF-8 already (`&str`).
+    #[inline(always)]
     fn string(&mut self) -> Option<bool> {
         self.i += 1;
         let mut escaped = false;
