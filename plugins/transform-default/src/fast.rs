@@ -42,9 +42,7 @@ pub fn try_transform(object: &str, expanding: bool) -> Option<String> {
         write_map(&mut out, &top, None);
         return Some(out);
     };
-    for field in METADATA_FIELDS {
-        remove(&mut metadata, field);
-    }
+    metadata.retain(|(name, _)| !METADATA_FIELDS.contains(name));
     let mut annotations_out = None;
     if let Some(mut annotations) = annotations {
         let expand = get(&annotations, EXPAND_ANNOTATION).and_then(as_str);
@@ -94,7 +92,7 @@ fn read<'a>(
         }
         Some(())
     })?;
-    members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    members.sort_unstable_by(|a, b| by_name(a.0, b.0));
     // A repeated name: the full path keeps the last one; not worth following here.
     if members.windows(2).any(|w| w[0].0 == w[1].0) {
         return None;
@@ -102,15 +100,24 @@ fn read<'a>(
     Some(members)
 }
 
+/// Byte order of names (`str::cmp`), deciding on the first bytes inline: most names differ
+/// there, and a `memcmp` call costs more than the comparison in a wasm guest.
+fn by_name(a: &str, b: &str) -> std::cmp::Ordering {
+    match a.as_bytes().first().cmp(&b.as_bytes().first()) {
+        std::cmp::Ordering::Equal => a.cmp(b),
+        unequal => unequal,
+    }
+}
+
 /// The raw value of member `name`.
 fn get<'a>(members: &Members<'a>, name: &str) -> Option<&'a str> {
-    let i = members.binary_search_by(|m| m.0.cmp(name)).ok()?;
+    let i = members.binary_search_by(|m| by_name(m.0, name)).ok()?;
     Some(members[i].1)
 }
 
 /// Removes member `name`, returning its raw value.
 fn remove<'a>(members: &mut Members<'a>, name: &str) -> Option<&'a str> {
-    let i = members.binary_search_by(|m| m.0.cmp(name)).ok()?;
+    let i = members.binary_search_by(|m| by_name(m.0, name)).ok()?;
     Some(members.remove(i).1)
 }
 

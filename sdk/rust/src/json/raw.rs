@@ -99,7 +99,7 @@ impl<'a> Scanner<'a> {
     /// Skips one value.
     pub fn skip_value(&mut self) -> Option<()> {
         match self.peek()? {
-            b'{' => self.object(|s, _| s.skip_value()),
+            b'{' => self.skip_object(),
             b'[' => self.array(),
             b'"' => self.string().map(drop),
             b't' => self.literal(b"true"),
@@ -138,6 +138,37 @@ impl<'a> Scanner<'a> {
             };
             self.eat(b':')?;
             member(self, key)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Skips an object whose `{` is next, without slicing out its member names.
+    fn skip_object(&mut self) -> Option<()> {
+        self.eat(b'{')?;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        if self.peek()? == b'}' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            self.string()?;
+            self.eat(b':')?;
+            self.skip_value()?;
             match self.peek()? {
                 b',' => self.i += 1,
                 b'}' => {
