@@ -1,7 +1,7 @@
 //! Plugin runtime costs on the built-in plugins, printed as a table, then checked against the
 //! targets of issue #3:
 //!
-//! * transform-default per call on `deployment.json` (the spec's 3.5 KB Deployment): warm
+//! * transform-default per call on `deployment.json` (the spec's 2.6 KB Deployment): warm
 //!   instance vs fresh instance through the host, vs the same logic called natively
 //!   (targets: warm <= 2x native, fresh <= 4x native, p50 ratios of the same run);
 //! * cold start (load = compile or map the precompiled cache, link, describe), without and with
