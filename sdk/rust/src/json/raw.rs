@@ -116,14 +116,23 @@ impl<'a> Scanner<'a> {
         &mut self,
         mut member: impl FnMut(&mut Self, Key<'a>) -> Option<()>,
     ) -> Option<()> {
-        self.eat(b'{')?;
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return None;
-        }
-        if self.peek()? == b'}' {
-            self.i += 1;
-            self.depth -= 1;
+        self.members::<true>(|s, key| key.and_then(|key| member(s, key)))
+    }
+
+    /// Skips an object whose `{` is next.
+    fn skip_object(&mut self) -> Option<()> {
+        self.members::<false>(|s, _| s.skip_value())
+    }
+
+    /// The members of an object whose `{` is next. With `NAMED`, `member` gets each name;
+    /// without, `None` (skipping does not need them, and slicing them out costs a call each
+    /// in a wasm guest).
+    #[inline(always)]
+    fn members<const NAMED: bool>(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Option<Key<'a>>) -> Option<()>,
+    ) -> Option<()> {
+        if self.enter(b'{', b'}')? {
             return Some(());
         }
         loop {
@@ -131,53 +140,62 @@ impl<'a> Scanner<'a> {
                 return None;
             }
             let start = self.i + 1;
-            let key = if self.string()? {
-                Key::Escaped
-            } else {
-                Key::Plain(self.text.get(start..self.i - 1)?)
+            let escaped = self.string()?;
+            let key = match (NAMED, escaped) {
+                (false, _) => None,
+                (true, true) => Some(Key::Escaped),
+                (true, false) => Some(Key::Plain(self.text.get(start..self.i - 1)?)),
             };
             self.eat(b':')?;
             member(self, key)?;
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.after_element(b'}')? {
+                return Some(());
             }
         }
     }
 
-    /// Skips an object whose `{` is next, without slicing out its member names.
-    fn skip_object(&mut self) -> Option<()> {
-        self.eat(b'{')?;
+    /// Skips an array whose `[` is next.
+    fn array(&mut self) -> Option<()> {
+        if self.enter(b'[', b']')? {
+            return Some(());
+        }
+        loop {
+            self.skip_value()?;
+            if self.after_element(b']')? {
+                return Some(());
+            }
+        }
+    }
+
+    /// Enters an object or array whose `open` byte is next; true when it is empty (its `close`
+    /// byte is read too).
+    #[inline(always)]
+    fn enter(&mut self, open: u8, close: u8) -> Option<bool> {
+        self.eat(open)?;
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return None;
         }
-        if self.peek()? == b'}' {
-            self.i += 1;
-            self.depth -= 1;
-            return Some(());
+        if self.peek()? != close {
+            return Some(false);
         }
-        loop {
-            if self.peek()? != b'"' {
-                return None;
-            }
-            self.string()?;
-            self.eat(b':')?;
-            self.skip_value()?;
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
+        self.i += 1;
+        self.depth -= 1;
+        Some(true)
+    }
+
+    /// After an element of an object or array: false after a comma, true at its `close` byte.
+    #[inline(always)]
+    fn after_element(&mut self, close: u8) -> Option<bool> {
+        let next = self.peek()?;
+        self.i += 1;
+        if next == b',' {
+            Some(false)
+        } else if next == close {
+            self.depth -= 1;
+            Some(true)
+        } else {
+            None
         }
     }
 
@@ -193,32 +211,6 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     fn eat(&mut self, byte: u8) -> Option<()> {
         (self.peek()? == byte).then(|| self.i += 1)
-    }
-
-    /// Skips an array whose `[` is next.
-    fn array(&mut self) -> Option<()> {
-        self.eat(b'[')?;
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return None;
-        }
-        if self.peek()? == b']' {
-            self.i += 1;
-            self.depth -= 1;
-            return Some(());
-        }
-        loop {
-            self.skip_value()?;
-            match self.peek()? {
-                b',' => self.i += 1,
-                b']' => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
     }
 
     /// Skips a string whose `"` is next; returns whether it had escapes. Control characters
