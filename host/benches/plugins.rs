@@ -16,6 +16,8 @@
 //! * `PLUGIN_BENCH_ONLY=cold,transform,summarize`: run only these sections (e.g. to profile);
 //! * `PLUGIN_BENCH_MODES=warm,fresh,native`: call only the modes whose names contain one of
 //!   these (e.g. to profile the warm path alone);
+//! * `PLUGIN_BENCH_CLUSTER_LABELS=N|none`: the transform destination has N labels instead of
+//!   the default two, or no cluster context at all (what lowering the context costs per call);
 //! * `PLUGIN_BENCH_TRANSFORM_WASM=path`, `PLUGIN_BENCH_SUMMARIZE_WASM=path`: measure another
 //!   build of a plugin than the embedded one (e.g. a different optimization level).
 
@@ -24,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use kubestellar::plugins::cache::CacheOutcome;
 use kubestellar::plugins::{
-    ClusterContext, Identity, Limits, LoadedPlugin, PluginRuntime, Report, RuntimeConfig,
-    Timestamp, builtin, engine,
+    ClusterContext, Identity, Limits, LoadedPlugin, PluginRuntime, PreparedCluster, Report,
+    RuntimeConfig, Timestamp, builtin, engine,
 };
 
 /// The spec's benchmark object (`shared/bench/deployment.json`, copied into the plugin's tests).
@@ -96,9 +98,10 @@ fn run() -> Result<(), String> {
     }
 
     if section("transform") {
-        let cluster = ClusterContext::named("cluster1")
-            .with_label("region", "east")
-            .with_label("name", "cluster1");
+        let cluster = bench_cluster()?;
+        let cluster = cluster.as_ref();
+        // Converted once per destination, as the transport does.
+        let prepared = cluster.map(PreparedCluster::new);
         let t_warm = cached.load(&transform_bytes, None, warm()).map_err(e)?;
         let t_fresh = cached
             .load(&transform_bytes, None, Limits::default())
@@ -113,7 +116,7 @@ fn run() -> Result<(), String> {
             p.transform_known(
                 black_box(DEPLOYMENT),
                 identity.as_ref(),
-                Some(&cluster),
+                prepared.as_ref(),
                 "{}",
             )
             .map(drop)
@@ -134,13 +137,9 @@ fn run() -> Result<(), String> {
             "transform-default: native (no wasm)",
             Box::new(|| {
                 use kubestellar_plugin_sdk::Transformer;
-                transform_default::TransformDefault::transform(
-                    black_box(DEPLOYMENT),
-                    Some(&cluster),
-                    "{}",
-                )
-                .map(drop)
-                .map_err(|e| e.message)
+                transform_default::TransformDefault::transform(black_box(DEPLOYMENT), cluster, "{}")
+                    .map(drop)
+                    .map_err(|e| e.message)
             }),
         ));
         interleave(&mut modes, calls, &mut results)?;
@@ -194,6 +193,32 @@ fn run() -> Result<(), String> {
     println!("\n(native rows and ratios need --features native-baseline)");
     verdicts(&results);
     Ok(())
+}
+
+/// The transform destination: `cluster1` with labels `region` and `name`, or as
+/// `PLUGIN_BENCH_CLUSTER_LABELS` says.
+fn bench_cluster() -> Result<Option<ClusterContext>, String> {
+    let cluster = ClusterContext::named("cluster1");
+    match std::env::var("PLUGIN_BENCH_CLUSTER_LABELS").ok().as_deref() {
+        None | Some("") => Ok(Some(
+            cluster
+                .with_label("region", "east")
+                .with_label("name", "cluster1"),
+        )),
+        Some("none") => {
+            println!("  (no cluster context)");
+            Ok(None)
+        }
+        Some(n) => {
+            let n: usize = n
+                .parse()
+                .map_err(|_| format!("PLUGIN_BENCH_CLUSTER_LABELS={n}: not a number or `none`"))?;
+            println!("  (cluster context with {n} labels)");
+            Ok(Some((0..n).fold(cluster, |c, i| {
+                c.with_label(format!("example.com/label-{i}"), format!("value-{i}"))
+            })))
+        }
+    }
 }
 
 /// Limits with one warm instance that is never recycled.

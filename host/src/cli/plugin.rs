@@ -12,8 +12,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use crate::plugins::{
-    ClusterContext, Identity, Limits, LoadedPlugin, Pair, PluginRuntime, Report, RuntimeConfig,
-    Timestamp, builtin, combined,
+    ClusterContext, Identity, Limits, LoadedPlugin, Pair, PluginRuntime, PreparedCluster, Report,
+    RuntimeConfig, Timestamp, builtin, combined,
 };
 
 /// Plugin subcommands (arguments boxed: they are large next to other commands).
@@ -422,7 +422,8 @@ fn bench(a: BenchArgs) -> anyhow::Result<()> {
     // Known once per object, as the transport knows it, so calls measure the plugin.
     let identity = Identity::of_value(&document);
     let object = document.to_string();
-    let cluster = a.cluster.context()?;
+    // Prepared once, as the transport prepares each destination's.
+    let cluster = a.cluster.context()?.as_ref().map(PreparedCluster::new);
     println!(
         "plugin {} ({} calls per row, object {} bytes)",
         a.load.file,

@@ -13,8 +13,8 @@ use super::cache::CacheOutcome;
 use super::host::LogLimiter;
 use super::store::{self, OUTPUT_CAP, Sandbox, State};
 use super::{
-    ClusterContext, ConfigProblem, Limits, PluginError, PluginInfo, PluginKind, Report, Scope,
-    Summary, Transformed, convert, engine,
+    ClusterContext, ConfigProblem, Limits, PluginError, PluginInfo, PluginKind, PreparedCluster,
+    Report, Scope, Summary, Transformed, convert, engine,
 };
 use crate::secrets::SecretValues;
 
@@ -271,22 +271,27 @@ impl LoadedPlugin {
         cluster: Option<&ClusterContext>,
         config: &str,
     ) -> Result<Transformed, PluginError> {
-        self.transform_known(object, Identity::of_json(object).as_ref(), cluster, config)
+        let cluster = cluster
+            .filter(|_| self.info.scope == Scope::PerCluster)
+            .map(PreparedCluster::new);
+        let identity = Identity::of_json(object);
+        self.transform_known(object, identity.as_ref(), cluster.as_ref(), config)
     }
 
     /// [`Self::transform`] for a caller that knows the object's identity (what
-    /// `Identity::of_json(object)` returns, e.g. from the object it serialized), which spares
-    /// reading it from the text on every call.
+    /// `Identity::of_json(object)` returns, e.g. from the object it serialized) and has the
+    /// cluster context prepared, which spares reading the one and converting the other on
+    /// every call.
     pub fn transform_known(
         &self,
         object: &str,
         identity: Option<&Identity>,
-        cluster: Option<&ClusterContext>,
+        cluster: Option<&PreparedCluster>,
         config: &str,
     ) -> Result<Transformed, PluginError> {
         self.expect(PluginKind::Transformer)?;
         let per_cluster = self.info.scope == Scope::PerCluster;
-        let cluster = cluster.filter(|_| per_cluster).map(convert::cluster_to_wit);
+        let cluster = cluster.filter(|_| per_cluster).map(|c| &c.0);
         let secrets = match identity {
             Some(id) if id.kind() == Some("Secret") && id.api_version() == Some("v1") => {
                 SecretValues::of_json(object)
@@ -298,12 +303,10 @@ impl LoadedPlugin {
                 return Ok(Err(self.wrong_world(PluginKind::Transformer)));
             };
             Ok(
-                match t.kubestellar_plugin_transform().call_transform(
-                    store,
-                    object,
-                    cluster.as_ref(),
-                    config,
-                )? {
+                match t
+                    .kubestellar_plugin_transform()
+                    .call_transform(store, object, cluster, config)?
+                {
                     Ok(out) => match check::keeps_identity(identity, &out.object) {
                         Ok(()) => Ok(Transformed {
                             object: out.object,

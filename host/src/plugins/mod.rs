@@ -23,6 +23,7 @@ mod loaded;
 mod runtime;
 mod store;
 
+pub use convert::PreparedCluster;
 pub use error::PluginError;
 pub use kubestellar_plugin_sdk::check::Identity;
 pub use kubestellar_plugin_sdk::{

@@ -14,15 +14,17 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::api::CustomTransform;
-use crate::plugins::{ClusterContext, Identity, LoadedPlugin, Pair, PluginError, PluginKind};
+use crate::plugins::{
+    ClusterContext, Identity, LoadedPlugin, Pair, PluginError, PluginKind, PreparedCluster,
+};
 
 /// A destination WEC and everything a plugin may know about it.
 #[derive(Debug, Clone)]
 pub struct Destination {
     /// The WEC's name (its mailbox namespace).
     pub name: String,
-    /// What plugins get.
-    pub context: ClusterContext,
+    /// What plugins get (converted once, not per call).
+    pub context: PreparedCluster,
     /// Fingerprint of `context`.
     pub fingerprint: u64,
 }
@@ -53,7 +55,7 @@ impl Destination {
         }
         Destination {
             name: name.to_string(),
-            context,
+            context: PreparedCluster::new(&context),
             fingerprint: h.finish(),
         }
     }
@@ -317,7 +319,7 @@ pub fn render(
     pipeline: &Pipeline,
     object: &str,
     identity: Option<&Identity>,
-    cluster: &ClusterContext,
+    cluster: &PreparedCluster,
 ) -> Result<(Value, bool), RenderError> {
     let out = default
         .transform_known(object, identity, Some(cluster), &pipeline.default_config)
