@@ -6,6 +6,7 @@
 //! path, whose output this one equals as JSON.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 
 use kubestellar_plugin_sdk::json::raw::{Key, Scanner};
 
@@ -42,7 +43,7 @@ pub fn try_transform(object: &str, expanding: bool) -> Option<String> {
         write_map(&mut out, &top, None);
         return Some(out);
     };
-    metadata.retain(|(name, _)| !METADATA_FIELDS.contains(name));
+    metadata.retain(|(name, _)| !METADATA_FIELDS.iter().any(|f| same(f, name)));
     let mut annotations_out = None;
     if let Some(mut annotations) = annotations {
         let expand = get(&annotations, EXPAND_ANNOTATION).and_then(as_str);
@@ -84,7 +85,7 @@ fn read<'a>(
         };
         let start = s.position();
         match (path.split_first(), nested.split_first_mut()) {
-            (Some((first, path)), Some((slot, nested))) if *first == name => {
+            (Some((first, path)), Some((slot, nested))) if same(first, name) => {
                 *slot = Some(read(s, path, nested)?);
                 members.push((name, s.since(start)?));
             }
@@ -94,19 +95,40 @@ fn read<'a>(
     })?;
     members.sort_unstable_by(|a, b| by_name(a.0, b.0));
     // A repeated name: the full path keeps the last one; not worth following here.
-    if members.windows(2).any(|w| w[0].0 == w[1].0) {
+    if members.windows(2).any(|w| same(w[0].0, w[1].0)) {
         return None;
     }
     Some(members)
 }
 
-/// Byte order of names (`str::cmp`), deciding on the first bytes inline: most names differ
-/// there, and a `memcmp` call costs more than the comparison in a wasm guest.
-fn by_name(a: &str, b: &str) -> std::cmp::Ordering {
-    match a.as_bytes().first().cmp(&b.as_bytes().first()) {
-        std::cmp::Ordering::Equal => a.cmp(b),
-        unequal => unequal,
+/// Byte order of names (`str::cmp`) without a `memcmp` call: in a wasm guest that is a call
+/// into wasi-libc's byte-at-a-time loop, and names are short. Eight bytes at a time, read as
+/// big-endian words (whose order is the bytes' order), then the tail byte by byte.
+fn by_name(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len().min(b.len());
+    let (mut wa, mut wb) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    for (x, y) in (&mut wa).zip(&mut wb) {
+        let (mut x8, mut y8) = ([0; 8], [0; 8]);
+        x8.copy_from_slice(x);
+        y8.copy_from_slice(y);
+        match u64::from_be_bytes(x8).cmp(&u64::from_be_bytes(y8)) {
+            Ordering::Equal => {}
+            unequal => return unequal,
+        }
     }
+    for (x, y) in wa.remainder().iter().zip(wb.remainder()) {
+        match x.cmp(y) {
+            Ordering::Equal => {}
+            unequal => return unequal,
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// `a == b` for names, as [`by_name`] decides it.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && by_name(a, b) == Ordering::Equal
 }
 
 /// The raw value of member `name`.
@@ -135,7 +157,7 @@ fn write_map(out: &mut String, members: &Members<'_>, extra: Option<(&str, &str)
     let mut extra = extra;
     for (name, value) in members {
         if let Some((extra_name, extra_value)) = extra
-            && extra_name < *name
+            && by_name(extra_name, name) == Ordering::Less
         {
             member(out, extra_name, extra_value);
             extra = None;
@@ -258,6 +280,38 @@ mod tests {
             }
         }
         true
+    }
+
+    #[test]
+    fn names_order_as_str_does() {
+        let names = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefgi",
+            "abcdefghi",
+            "abcdefgha",
+            "abcdefgh\u{e9}",
+            "abcdefghz",
+            "metadata",
+            "managedFields",
+            "namespace",
+            "name",
+            "kubectl.kubernetes.io/last-applied-configuration",
+            "kubectl.kubernetes.io/last-applied-configurations",
+            "\u{e9}t\u{e9}",
+            "Z",
+            "~",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(by_name(a, b), a.cmp(b), "{a:?} vs {b:?}");
+                assert_eq!(same(a, b), a == b, "{a:?} vs {b:?}");
+            }
+        }
     }
 
     #[test]
