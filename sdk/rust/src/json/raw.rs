@@ -96,18 +96,78 @@ impl<'a> Scanner<'a> {
         self.text.get(start..self.i)
     }
 
-    /// Skips one value.
+    /// Skips one value. Nested objects and arrays are followed in this one loop, not by
+    /// recursion: in a wasm guest every call pays entry checks (stack and epoch), and a large
+    /// object holds hundreds of values.
     pub fn skip_value(&mut self) -> Option<()> {
-        match self.peek()? {
-            b'{' => self.skip_object(),
-            b'[' => self.array(),
-            b'"' => self.string().map(drop),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            b'-' | b'0'..=b'9' => self.number(),
-            _ => None,
+        // The containers open inside the value, innermost in bit 0: 1 for an object, 0 for an
+        // array. MAX_DEPTH < 128, so they fit.
+        let mut open: u128 = 0;
+        let mut nested: u32 = 0;
+        loop {
+            // A value is next.
+            match self.peek()? {
+                c @ (b'{' | b'[') => {
+                    self.i += 1;
+                    nested += 1;
+                    if self.depth + nested > MAX_DEPTH {
+                        return None;
+                    }
+                    let object = c == b'{';
+                    open = open << 1 | u128::from(object);
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek()? != close {
+                        if object {
+                            self.member_name()?;
+                        }
+                        continue;
+                    }
+                    self.i += 1;
+                    nested -= 1;
+                    open >>= 1;
+                }
+                b'"' => {
+                    self.string()?;
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                b'-' | b'0'..=b'9' => self.number()?,
+                _ => return None,
+            }
+            // After a value: commas and closing brackets until the next value, or the end of
+            // the outermost one.
+            loop {
+                if nested == 0 {
+                    return Some(());
+                }
+                let object = open & 1 == 1;
+                let next = self.peek()?;
+                self.i += 1;
+                match (next, object) {
+                    (b',', true) => {
+                        self.member_name()?;
+                        break;
+                    }
+                    (b',', false) => break,
+                    (b'}', true) | (b']', false) => {
+                        nested -= 1;
+                        open >>= 1;
+                    }
+                    _ => return None,
+                }
+            }
         }
+    }
+
+    /// Skips a member name and its colon.
+    #[inline(always)]
+    fn member_name(&mut self) -> Option<()> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.string()?;
+        self.eat(b':')
     }
 
     /// Reads an object (the next value must be one); `member` must consume each member's value
@@ -115,22 +175,6 @@ impl<'a> Scanner<'a> {
     pub fn object(
         &mut self,
         mut member: impl FnMut(&mut Self, Key<'a>) -> Option<()>,
-    ) -> Option<()> {
-        self.members::<true>(|s, key| key.and_then(|key| member(s, key)))
-    }
-
-    /// Skips an object whose `{` is next.
-    fn skip_object(&mut self) -> Option<()> {
-        self.members::<false>(|s, _| s.skip_value())
-    }
-
-    /// The members of an object whose `{` is next. With `NAMED`, `member` gets each name;
-    /// without, `None` (skipping does not need them, and slicing them out costs a call each
-    /// in a wasm guest).
-    #[inline(always)]
-    fn members<const NAMED: bool>(
-        &mut self,
-        mut member: impl FnMut(&mut Self, Option<Key<'a>>) -> Option<()>,
     ) -> Option<()> {
         if self.enter(b'{', b'}')? {
             return Some(());
@@ -140,28 +184,14 @@ impl<'a> Scanner<'a> {
                 return None;
             }
             let start = self.i + 1;
-            let escaped = self.string()?;
-            let key = match (NAMED, escaped) {
-                (false, _) => None,
-                (true, true) => Some(Key::Escaped),
-                (true, false) => Some(Key::Plain(self.text.get(start..self.i - 1)?)),
+            let key = if self.string()? {
+                Key::Escaped
+            } else {
+                Key::Plain(self.text.get(start..self.i - 1)?)
             };
             self.eat(b':')?;
             member(self, key)?;
             if self.after_element(b'}')? {
-                return Some(());
-            }
-        }
-    }
-
-    /// Skips an array whose `[` is next.
-    fn array(&mut self) -> Option<()> {
-        if self.enter(b'[', b']')? {
-            return Some(());
-        }
-        loop {
-            self.skip_value()?;
-            if self.after_element(b']')? {
                 return Some(());
             }
         }
@@ -309,4 +339,75 @@ fn special(word: u64) -> u64 {
     };
     let below_space = word.wrapping_sub(ONES * 0x20) & !word;
     (eq(b'"') | eq(b'\\') | below_space) & HIGHS
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // In tests a panic is the failure report.
+mod tests {
+    use super::*;
+
+    /// Skips one value of `text` and expects only whitespace after it.
+    fn skips(text: &str) -> bool {
+        let mut s = Scanner::new(text);
+        s.skip_value().and_then(|()| s.end()).is_some()
+    }
+
+    #[test]
+    fn nesting_is_followed_up_to_max_depth() {
+        let nest =
+            |n: usize, open: &str, close: &str| format!("{}1{}", open.repeat(n), close.repeat(n));
+        let depth = MAX_DEPTH as usize;
+        for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+            assert!(skips(&nest(depth, open, close)), "{open} x {depth}");
+            assert!(!skips(&nest(depth + 1, open, close)), "{open} x {depth}+1");
+        }
+        // Depth counts the containers entered with `object` around the skipped value too.
+        let inner = nest(depth - 1, "[", "]");
+        let mut s = Scanner::new(&inner);
+        assert!(s.skip_value().is_some());
+        let outer = format!("{{\"x\":{inner}}}");
+        let mut s = Scanner::new(&outer);
+        assert!(s.object(|s, _| s.skip_value()).is_some());
+        let outer = format!("{{\"x\":[{inner}]}}");
+        let mut s = Scanner::new(&outer);
+        assert!(s.object(|s, _| s.skip_value()).is_none());
+    }
+
+    #[test]
+    fn skipping_accepts_what_serde_accepts() {
+        let texts = [
+            "1",
+            "-0.5e+3",
+            "\"a\\u00e9\\n\"",
+            "true",
+            "null",
+            "[]",
+            "{}",
+            "[1,[2,[3]],{}]",
+            r#"{"a":{"b":[{"c":null}],"d":"e"},"f":[]}"#,
+            " [ 1 , { \"a\" : [ ] } ] ",
+            "[1,]",
+            "[,1]",
+            "{\"a\"}",
+            "{\"a\":1,}",
+            "{,}",
+            "[1}",
+            "{\"a\":1]",
+            "[[]",
+            "{\"a\":1}}",
+            "{1:2}",
+            "[01]",
+            "\"\\x\"",
+            "[tru]",
+            "[1 2]",
+            "{\"a\" 1}",
+            "",
+            "]",
+            "[\"\u{1}\"]",
+        ];
+        for text in texts {
+            let serde = serde_json::from_str::<serde_json::Value>(text).is_ok();
+            assert_eq!(skips(text), serde, "{text:?}");
+        }
+    }
 }
