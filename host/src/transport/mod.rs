@@ -484,8 +484,6 @@ async fn deliver(
     let mut retry_later = false;
     let mut desired: Vec<(String, String, crate::api::ManifestWorkSpec)> = Vec::new();
     let mut reported: HashSet<usize> = HashSet::new();
-    // Encoded sizes by manifest address (every manifest lives until the end of this pass).
-    let mut sizes: HashMap<usize, usize> = HashMap::new();
     for (di, d) in destinations.iter().enumerate() {
         let mut items = Vec::new();
         for (ji, &oi) in job_objects.iter().enumerate() {
@@ -503,18 +501,16 @@ async fn deliver(
                             &serde_json::from_str::<Value>(&s.json).unwrap_or(Value::Null),
                         ),
                     );
-                    prev.get(&id).cloned()
+                    prev.get(&id).cloned().map(render::Manifest::new)
                 }
             };
-            let Some(manifest) = manifest else { continue };
-            // One manifest is often shared by every destination: size it once.
-            let size = *sizes
-                .entry(Arc::as_ptr(&manifest) as usize)
-                .or_insert_with(|| {
-                    serde_json::to_vec(&*manifest)
-                        .map(|v| v.len())
-                        .unwrap_or(usize::MAX)
-                });
+            let Some(render::Manifest {
+                value: manifest,
+                size,
+            }) = manifest
+            else {
+                continue;
+            };
             items.push(Item {
                 uid: s.uid.clone(),
                 id: ResourceIdentifier {

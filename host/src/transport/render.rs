@@ -147,8 +147,43 @@ pub struct RenderError {
     pub transient: bool,
 }
 
+/// A rendered object, as a WEC gets it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// The object.
+    pub value: Arc<Value>,
+    /// Its size as compact JSON, in bytes (what `maxSizeWrapped` counts), measured once when
+    /// it is rendered rather than on every pass that delivers it.
+    pub size: usize,
+}
+
+impl Manifest {
+    /// Wraps `value`, measuring it.
+    pub fn new(value: Arc<Value>) -> Manifest {
+        let mut counter = ByteCounter(0);
+        // Writing a `Value` into a counter cannot fail; were it to, the size would be too big
+        // to wrap rather than wrong.
+        let size = serde_json::to_writer(&mut counter, &*value).map_or(usize::MAX, |()| counter.0);
+        Manifest { value, size }
+    }
+}
+
+/// An `io::Write` that only counts.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A rendered manifest, or why not.
-pub type Rendered = Result<Arc<Value>, RenderError>;
+pub type Rendered = Result<Manifest, RenderError>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -162,7 +197,7 @@ struct Key {
 #[derive(Debug, Clone)]
 enum Entry {
     /// The output did not depend on the cluster: valid for every destination.
-    Independent(Arc<Value>),
+    Independent(Manifest),
     /// The output depends on the cluster: look up per destination.
     Dependent,
     /// The result for one destination.
@@ -280,15 +315,15 @@ pub fn render_all(
                         &d.context,
                     ) {
                         Ok((v, false)) => {
-                            let v = Arc::new(v);
-                            cache.put(shared, Entry::Independent(v.clone()));
-                            Ok(v)
+                            let m = Manifest::new(Arc::new(v));
+                            cache.put(shared, Entry::Independent(m.clone()));
+                            Ok(m)
                         }
                         Ok((v, true)) => {
-                            let v = Arc::new(v);
+                            let m = Manifest::new(Arc::new(v));
                             cache.put(shared, Entry::Dependent);
-                            cache.put(own, Entry::ForCluster(Ok(v.clone())));
-                            Ok(v)
+                            cache.put(own, Entry::ForCluster(Ok(m.clone())));
+                            Ok(m)
                         }
                         Err(e) => {
                             // Transient failures are not remembered: the next pass tries again.
@@ -450,9 +485,11 @@ mod tests {
         );
         let plain = out[0][0].as_ref().unwrap();
         assert!(
-            Arc::ptr_eq(plain, out[0][2].as_ref().unwrap()),
+            Arc::ptr_eq(&plain.value, &out[0][2].as_ref().unwrap().value),
             "one result shared by all WECs"
         );
+        assert_eq!(plain.size, plain.value.to_string().len());
+        let plain = &plain.value;
         assert_eq!(
             plain["metadata"]["labels"],
             serde_json::json!({"keep": "me"})
@@ -464,7 +501,7 @@ mod tests {
         let wheres: Vec<&str> = out[1]
             .iter()
             .map(|r| {
-                r.as_ref().unwrap()["metadata"]["annotations"]["where"]
+                r.as_ref().unwrap().value["metadata"]["annotations"]["where"]
                     .as_str()
                     .unwrap()
             })
@@ -512,7 +549,7 @@ mod tests {
             }
         );
         assert_eq!(
-            out[1][1].as_ref().unwrap()["metadata"]["annotations"]["where"],
+            out[1][1].as_ref().unwrap().value["metadata"]["annotations"]["where"],
             "moved"
         );
         // A CustomTransform change is a new pipeline: everything re-renders; the sweep forgets
@@ -528,7 +565,7 @@ mod tests {
                 cached: 2
             }
         );
-        assert!(out[0][0].as_ref().unwrap().get("data").is_none());
+        assert!(out[0][0].as_ref().unwrap().value.get("data").is_none());
         cache.sweep();
         assert_eq!(cache.len(), 1);
     }
