@@ -6,6 +6,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -15,11 +16,21 @@ struct RequestLabels {
     code: String,
 }
 
-/// Request counters and latencies.
+/// Request counters and latencies, and the watches streaming now.
 pub struct Metrics {
     registry: Mutex<Registry>,
     requests: Family<RequestLabels, Counter>,
     latency: Histogram,
+    watches: Gauge,
+}
+
+/// One open watch, counted in `space_apiserver_watches_active` until dropped.
+pub struct OpenWatch(Gauge);
+
+impl Drop for OpenWatch {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Default for Metrics {
@@ -37,10 +48,17 @@ impl Default for Metrics {
             "API request latency (watches: until the stream starts)",
             latency.clone(),
         );
+        let watches = Gauge::default();
+        registry.register(
+            "watches_active",
+            "Watch streams open now (a client that goes away closes its own)",
+            watches.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
             latency,
+            watches,
         }
     }
 }
@@ -55,6 +73,12 @@ impl Metrics {
             })
             .inc();
         self.latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a watch stream as open until the returned guard is dropped.
+    pub fn watch_opened(&self) -> OpenWatch {
+        self.watches.inc();
+        OpenWatch(self.watches.clone())
     }
 
     /// The text exposition format.

@@ -139,6 +139,37 @@ fn watch_protocol() {
 }
 
 #[test]
+fn open_watches_are_counted_until_they_end() {
+    let s = TestSpace::start();
+    let a = s.addr();
+    let a = a.as_str();
+    assert_eq!(s.watches_active(), 0);
+    let short = watch(a, "timeoutSeconds=1");
+    let long = watch(a, "timeoutSeconds=60");
+    assert_eq!(s.watches_active(), 2);
+    // One ends at its timeout (its client still there), the other when its client goes away.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.watches_active() != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        s.watches_active(),
+        1,
+        "the timed-out watch is no longer counted"
+    );
+    drop(long);
+    drop(short);
+    while s.watches_active() != 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        s.watches_active(),
+        0,
+        "a watch whose client left is no longer counted"
+    );
+}
+
+#[test]
 fn paged_lists_are_consistent_snapshots() {
     let s = TestSpace::start();
     let a = s.addr();

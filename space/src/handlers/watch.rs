@@ -16,6 +16,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::wants_table;
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::OpenWatch;
 use crate::objects::ListOptions;
 use crate::registry::ResourceInfo;
 use crate::request::Query;
@@ -44,6 +45,8 @@ struct Watch {
     deadline: Pin<Box<tokio::time::Sleep>>,
     tick: tokio::time::Interval,
     done: bool,
+    /// Counted in `/metrics` while the stream lives.
+    _open: OpenWatch,
 }
 
 /// Most events put into one chunk when several are ready at once.
@@ -102,6 +105,7 @@ pub fn serve(
         .max(Duration::from_millis(10));
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let open = space.metrics.watch_opened();
     let w = Watch {
         space,
         r,
@@ -117,6 +121,7 @@ pub fn serve(
         deadline: Box::pin(tokio::time::sleep(timeout)),
         tick,
         done: false,
+        _open: open,
     };
     // The body polls the watch directly: no task or channel between the store's broadcast and
     // the connection. It ends at the deadline; a client that leaves drops it.

@@ -137,6 +137,15 @@ impl TestSpace {
             .unwrap_or(0)
     }
 
+    /// `space_apiserver_watches_active`: watch streams open now.
+    pub fn watches_active(&self) -> i64 {
+        let text = self.running().space.metrics.render();
+        text.lines()
+            .find_map(|l| l.strip_prefix("space_apiserver_watches_active "))
+            .map(|n| n.trim().parse().expect("gauge"))
+            .expect("space_apiserver_watches_active in /metrics")
+    }
+
     /// A kube-rs client for the space (built from its kubeconfig).
     pub fn kube_client(&self) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
