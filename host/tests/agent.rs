@@ -399,7 +399,15 @@ fn restart_writes_nothing_unchanged() {
         ])
     };
     let (mw_before, ws_before) = (versions("manifestworks"), versions("workstatuses"));
+    assert!(
+        env.spaces.watches_active("cluster1") > 0,
+        "the agent watches its WEC"
+    );
     env.stop_agent("cluster1");
+    // A stopped agent leaves nothing behind: no watch of its WEC stays open.
+    eventually(T, "no watch left open in cluster1", || {
+        (env.spaces.watches_active("cluster1") == 0).then_some(())
+    });
     env.start_agent("cluster1");
     // Give the new agent time to list, reconcile everything and report.
     std::thread::sleep(Duration::from_secs(3));

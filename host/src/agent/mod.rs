@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 use crate::api::labels::MANIFESTWORK_CLEANUP_FINALIZER;
 use crate::api::{ManifestWork, WorkStatus};
 use crate::binding::mirror::slim;
+use crate::binding::queue::AbortOnDrop;
 use backlog::Backlog;
 use manifests::{Desired, ObjKey};
 
@@ -111,8 +112,8 @@ pub(crate) struct Shared {
     wanted: Mutex<HashMap<ObjKey, Wanted>>,
     /// Discovery results in the WEC.
     resources: Mutex<HashMap<kube::core::GroupVersionKind, wec::Resolved>>,
-    /// Kinds watched in the WEC.
-    watched: Mutex<HashSet<kube::core::GroupVersionKind>>,
+    /// Kinds watched in the WEC, with their watch tasks (aborted when the agent stops).
+    watched: Mutex<HashMap<kube::core::GroupVersionKind, AbortOnDrop>>,
     work_tx: mpsc::UnboundedSender<Work>,
 }
 
@@ -272,6 +273,8 @@ impl Agent {
         }
         tasks.abort_all();
         running.abort_all();
+        // The WEC watches hold the shared state, so dropping it would not end them.
+        lock(&sh.watched).clear();
     }
 }
 

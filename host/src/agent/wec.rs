@@ -12,6 +12,7 @@ use kube::runtime::watcher;
 
 use super::manifests::{Desired, ObjKey};
 use super::{AgentError, Shared, Work, lock};
+use crate::binding::queue::AbortOnDrop;
 
 /// A kind resolved in the WEC.
 #[derive(Clone, Debug)]
@@ -194,13 +195,15 @@ pub(super) async fn delete(sh: &Shared, key: &ObjKey) -> Result<(), AgentError> 
 
 /// Starts watching a kind in the WEC (once), feeding changes of applied objects back as work.
 fn ensure_watch(sh: &Arc<Shared>, gvk: &GroupVersionKind, r: &Resolved) {
-    if !lock(&sh.watched).insert(gvk.clone()) {
+    let mut watched = lock(&sh.watched);
+    let std::collections::hash_map::Entry::Vacant(slot) = watched.entry(gvk.clone()) else {
         return;
-    }
-    let sh = sh.clone();
+    };
+    let sh2 = sh.clone();
     let gvk = gvk.clone();
     let api: Api<DynamicObject> = Api::all_with(sh.wec.clone(), &r.ar);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
+        let sh = sh2;
         let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
         while let Some(ev) = stream.next().await {
             let (obj, deleted) = match ev {
@@ -231,6 +234,7 @@ fn ensure_watch(sh: &Arc<Shared>, gvk: &GroupVersionKind, r: &Resolved) {
             let _ = sh.work_tx.send(Work::Object(key));
         }
     });
+    slot.insert(AbortOnDrop(task.abort_handle()));
 }
 
 #[cfg(test)]

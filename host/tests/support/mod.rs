@@ -66,6 +66,15 @@ impl Spaces {
     pub fn rv(&self, name: &str) -> u64 {
         self.get(name).space.store.current_rv()
     }
+
+    /// Watch streams open now in a space (`space_apiserver_watches_active`).
+    pub fn watches_active(&self, name: &str) -> i64 {
+        let text = self.get(name).space.metrics.render();
+        text.lines()
+            .find_map(|l| l.strip_prefix("space_apiserver_watches_active "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("space_apiserver_watches_active in /metrics")
+    }
 }
 
 impl Drop for Spaces {
