@@ -199,11 +199,10 @@ fn ensure_watch(sh: &Arc<Shared>, gvk: &GroupVersionKind, r: &Resolved) {
     let std::collections::hash_map::Entry::Vacant(slot) = watched.entry(gvk.clone()) else {
         return;
     };
-    let sh2 = sh.clone();
     let gvk = gvk.clone();
     let api: Api<DynamicObject> = Api::all_with(sh.wec.clone(), &r.ar);
+    let sh = sh.clone();
     let task = tokio::spawn(async move {
-        let sh = sh2;
         let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
         while let Some(ev) = stream.next().await {
             let (obj, deleted) = match ev {

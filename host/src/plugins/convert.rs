@@ -35,17 +35,6 @@ impl PreparedCluster {
     pub fn new(context: &sdk::ClusterContext) -> Self {
         PreparedCluster(cluster_to_wit(context))
     }
-
-    /// The WEC's name.
-    pub fn name(&self) -> &str {
-        &self.0.name
-    }
-}
-
-impl From<&sdk::ClusterContext> for PreparedCluster {
-    fn from(context: &sdk::ClusterContext) -> Self {
-        PreparedCluster::new(context)
-    }
 }
 
 /// SDK report to WIT.
