@@ -12,6 +12,13 @@ use std::borrow::Cow;
 use base64::Engine;
 use serde_json::Value;
 
+use crate::plugins::Identity;
+
+/// Whether `apiVersion` and `kind` are those of a core/v1 Secret.
+fn is_secret(api_version: Option<&str>, kind: Option<&str>) -> bool {
+    api_version == Some("v1") && kind == Some("Secret")
+}
+
 /// What replaces a Secret value.
 pub const REDACTED: &str = "<redacted>";
 
@@ -34,9 +41,17 @@ impl SecretValues {
             .unwrap_or_default()
     }
 
+    /// [`Self::of_json`] for an object whose identity is known: only a Secret's text is read.
+    pub fn of_identified(object: &str, identity: Option<&Identity>) -> SecretValues {
+        match identity {
+            Some(id) if is_secret(id.api_version(), id.kind()) => SecretValues::of_json(object),
+            _ => SecretValues::default(),
+        }
+    }
+
     /// The values of `object` when it is a core/v1 Secret; none otherwise.
     pub fn of(object: &Value) -> SecretValues {
-        if object["kind"] != "Secret" || object["apiVersion"] != "v1" {
+        if !is_secret(object["apiVersion"].as_str(), object["kind"].as_str()) {
             return SecretValues::default();
         }
         let mut out = Vec::new();
@@ -147,5 +162,21 @@ mod tests {
         let other =
             json!({"apiVersion": "example.com/v1", "kind": "Secret", "data": {"a": "dmFsdWU="}});
         assert!(SecretValues::of(&other).is_empty());
+    }
+
+    #[test]
+    fn a_known_identity_decides_whether_the_text_is_read() {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"a": "c2VjcmV0LXZhbHVl"}});
+        let text = secret.to_string();
+        let identity = Identity::of_value(&secret);
+        assert_eq!(
+            SecretValues::of_identified(&text, identity.as_ref()),
+            SecretValues::of_json(&text)
+        );
+        assert!(!SecretValues::of_identified(&text, identity.as_ref()).is_empty());
+        let config_map = Identity::new(Some("v1"), Some("ConfigMap"), Some("s"), None);
+        assert!(SecretValues::of_identified(&text, Some(&config_map)).is_empty());
+        assert!(SecretValues::of_identified(&text, None).is_empty());
     }
 }

@@ -519,7 +519,7 @@ async fn reconcile(up: &Arc<Upsync>, r: &ObjRef) -> Result<Next, UpsyncError> {
             Some(content.clone()),
             None,
         );
-        let size = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
+        let size = crate::api::encoded_len(&body);
         let limit = up.sh.cfg.upsync_max_bytes;
         if size > limit {
             body = wrapper_body(

@@ -41,3 +41,25 @@ pub use work_status::{SourceRef, WorkStatus, WorkStatusSpec};
 pub const CONTROL_GROUP: &str = "control.kubestellar.io";
 /// Its only version.
 pub const CONTROL_VERSION: &str = "v1alpha1";
+
+/// The size of `value` as compact JSON, in bytes (what the wrapping limits of ManifestWorks and
+/// upsync wrappers count), without building the text.
+pub fn encoded_len(value: &impl serde::Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Serializing API values cannot fail; were it to, the size would be too big for any limit
+    // rather than wrong.
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
+    }
+}

@@ -292,35 +292,32 @@ impl LoadedPlugin {
         self.expect(PluginKind::Transformer)?;
         let per_cluster = self.info.scope == Scope::PerCluster;
         let cluster = cluster.filter(|_| per_cluster).map(|c| &c.0);
-        let secrets = match identity {
-            Some(id) if id.kind() == Some("Secret") && id.api_version() == Some("v1") => {
-                SecretValues::of_json(object)
-            }
-            _ => SecretValues::default(),
-        };
-        self.call(&secrets, |store, bound| {
-            let Bound::Transformer(t) = bound else {
-                return Ok(Err(self.wrong_world(PluginKind::Transformer)));
-            };
-            Ok(
-                match t
-                    .kubestellar_plugin_transform()
-                    .call_transform(store, object, cluster, config)?
-                {
-                    Ok(out) => match check::keeps_identity(identity, &out.object) {
-                        Ok(()) => Ok(Transformed {
-                            object: out.object,
-                            used_cluster: per_cluster && out.used_cluster,
-                        }),
-                        Err(reason) => Err(PluginError::InvalidOutput {
-                            plugin: self.name.to_string(),
-                            reason,
-                        }),
+        self.call(
+            &SecretValues::of_identified(object, identity),
+            |store, bound| {
+                let Bound::Transformer(t) = bound else {
+                    return Ok(Err(self.wrong_world(PluginKind::Transformer)));
+                };
+                Ok(
+                    match t
+                        .kubestellar_plugin_transform()
+                        .call_transform(store, object, cluster, config)?
+                    {
+                        Ok(out) => match check::keeps_identity(identity, &out.object) {
+                            Ok(()) => Ok(Transformed {
+                                object: out.object,
+                                used_cluster: per_cluster && out.used_cluster,
+                            }),
+                            Err(reason) => Err(PluginError::InvalidOutput {
+                                plugin: self.name.to_string(),
+                                reason,
+                            }),
+                        },
+                        Err(e) => Err(self.reported(e.message)),
                     },
-                    Err(e) => Err(self.reported(e.message)),
-                },
-            )
-        })
+                )
+            },
+        )
     }
 
     /// Summarizes what the WECs reported about `object` (JSON).

@@ -160,25 +160,8 @@ pub struct Manifest {
 impl Manifest {
     /// Wraps `value`, measuring it.
     pub fn new(value: Arc<Value>) -> Manifest {
-        let mut counter = ByteCounter(0);
-        // Writing a `Value` into a counter cannot fail; were it to, the size would be too big
-        // to wrap rather than wrong.
-        let size = serde_json::to_writer(&mut counter, &*value).map_or(usize::MAX, |()| counter.0);
+        let size = crate::api::encoded_len(&*value);
         Manifest { value, size }
-    }
-}
-
-/// An `io::Write` that only counts.
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
