@@ -196,10 +196,76 @@ fn bench_reports_fresh_and_warm_latency() {
         "--warm",
         "2",
     ]);
+    assert_bench_rows(&out, "warm instances (2)");
+}
+
+#[test]
+fn bench_measures_a_summarizer_over_reports() {
+    let f = Files::new();
+    let reports = f.write(
+        "reports.yaml",
+        "- cluster: wec1\n  status: {readyReplicas: 2}\n- cluster: wec2\n  status: null\n",
+    );
+    let out = ok(&[
+        "plugin",
+        "bench",
+        p(&fixture_path("echo_summarizer")),
+        "-f",
+        p(&f.deployment_yaml()),
+        "--reports",
+        p(&reports),
+        "--calls",
+        "20",
+    ]);
+    assert!(
+        out.lines().next().unwrap().ends_with(", 2 reports)"),
+        "{out}"
+    );
+    assert_bench_rows(&out, "warm instances (1)");
+}
+
+#[test]
+fn bench_refuses_arguments_of_the_other_world_before_measuring() {
+    let f = Files::new();
+    let deploy = f.deployment_yaml();
+    let reports = f.write("reports.yaml", "- cluster: wec1\n");
+    let summarizer = fixture_path("echo_summarizer");
+    let transformer = fixture_path("echo_transformer");
+    for (args, expected) in [
+        (
+            vec![p(&summarizer), "-f", p(&deploy)],
+            "is a summarizer: give what the WECs returned with --reports FILE",
+        ),
+        (
+            vec![
+                p(&summarizer),
+                "-f",
+                p(&deploy),
+                "--reports",
+                p(&reports),
+                "--cluster",
+                "c1",
+            ],
+            "is a summarizer: its WECs come from --reports, not --cluster",
+        ),
+        (
+            vec![p(&transformer), "-f", p(&deploy), "--reports", p(&reports)],
+            "is a transformer: --reports is for summarizers",
+        ),
+    ] {
+        let args = [&["plugin", "bench"][..], &args].concat();
+        let out = kubestellar(&args);
+        assert!(out.stdout.is_empty(), "{args:?} printed before failing");
+        assert!(fails(&args).contains(expected), "{args:?}");
+    }
+}
+
+/// Both rows of `plugin bench` output, each with positive p50, p99, mean and calls/s.
+fn assert_bench_rows(out: &str, warm_row: &str) {
     assert!(out.contains("p50 µs") && out.contains("calls/s"), "{out}");
     let rows: Vec<&str> = out
         .lines()
-        .filter(|l| l.starts_with("fresh instance") || l.starts_with("warm instances (2)"))
+        .filter(|l| l.starts_with("fresh instance") || l.starts_with(warm_row))
         .collect();
     assert_eq!(rows.len(), 2, "{out}");
     for row in rows {

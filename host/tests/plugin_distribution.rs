@@ -335,6 +335,18 @@ fn oci_and_https_sources_with_bad_inputs_isolated() {
     );
     let m = wait_ready_reason(&wds, "unpinned", "InvalidSpec");
     assert!(m.contains("spec.sha256 is required"), "{m}");
+    // More memory than a pool slot holds is refused by the API, not silently capped.
+    let (ok, _, err) = wds.run(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: control.kubestellar.io/v1alpha1\nkind: WasmPlugin\nmetadata: {{name: greedy}}\nspec: {{source: \"{reference}\", sha256: \"{digest}\", limits: {{memoryMebibytes: 1024}}}}\n"
+        )),
+    );
+    assert!(
+        !ok && err.contains("spec.limits.memoryMebibytes")
+            && err.contains("should be less than or equal to 512"),
+        "{err}"
+    );
 
     // The good plugins keep working: a change still goes through both.
     wds.ok(&["label", "configmap", "settings", "-n", "dist", "rev=2"]);

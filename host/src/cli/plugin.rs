@@ -12,8 +12,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use crate::plugins::{
-    ClusterContext, Identity, Limits, LoadedPlugin, Pair, PluginRuntime, PreparedCluster, Report,
-    RuntimeConfig, Timestamp, builtin, combined,
+    ClusterContext, Identity, Limits, LoadedPlugin, Pair, PluginKind, PluginRuntime,
+    PreparedCluster, Report, RuntimeConfig, Timestamp, builtin, combined,
 };
 
 /// Plugin subcommands (arguments boxed: they are large next to other commands).
@@ -25,7 +25,8 @@ pub enum PluginCommand {
     Run(Box<RunArgs>),
     /// Summarize WEC reports with a summarizer plugin; prints a CombinedStatus `results[]` entry.
     Summarize(Box<SummarizeArgs>),
-    /// Measure per-call latency and throughput, fresh instances vs warm instances.
+    /// Measure per-call latency and throughput, fresh instances vs warm instances (transformers,
+    /// or summarizers given --reports).
     Bench(Box<BenchArgs>),
     /// Store a plugin in a WDS (ConfigMap + WasmPlugin pinned to its sha256).
     Install(Box<super::plugin_install::InstallArgs>),
@@ -139,11 +140,14 @@ pub struct SummarizeArgs {
 pub struct BenchArgs {
     #[command(flatten)]
     pub load: LoadArgs,
-    /// The object to transform (YAML or JSON).
+    /// The object to transform or summarize (YAML or JSON).
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub object: PathBuf,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// For a summarizer: what the WECs returned, as for `plugin summarize --reports`.
+    #[arg(long, value_name = "FILE")]
+    pub reports: Option<PathBuf>,
     /// The plugin's configuration (YAML or JSON file).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -413,19 +417,67 @@ fn pairs(v: Option<&Value>, what: &str) -> anyhow::Result<Vec<Pair>> {
     }
 }
 
+/// What each benchmarked call does.
+enum BenchCall {
+    /// Transform the object for one destination (or none).
+    Transform {
+        identity: Option<Identity>,
+        cluster: Option<PreparedCluster>,
+    },
+    /// Summarize these reports.
+    Summarize(Vec<Report>),
+}
+
 fn bench(a: BenchArgs) -> anyhow::Result<()> {
     if a.calls == 0 {
         bail!("--calls must be at least 1");
     }
     let rt = a.load.runtime()?;
     let document = read_document(&a.object, "object")?;
-    // Known once per object, as the transport knows it, so calls measure the plugin.
-    let identity = Identity::of_value(&document);
     let object = document.to_string();
-    // Prepared once, as the transport prepares each destination's.
-    let cluster = a.cluster.context()?.as_ref().map(PreparedCluster::new);
+    let warm = a.warm.max(1);
+    // Both loaded (and checked) before anything is printed.
+    let plugins = [
+        ("fresh instance".to_owned(), a.load.load(&rt, 0)?),
+        (format!("warm instances ({warm})"), a.load.load(&rt, warm)?),
+    ];
+    let config = read_config(&plugins[0].1, a.config.as_deref())?;
+    let cluster = a.cluster.context()?;
+    let (call, what) = match (plugins[0].1.world(), &a.reports) {
+        (PluginKind::Transformer, None) => (
+            BenchCall::Transform {
+                // Known once per object and prepared once per destination, as the transport
+                // does, so that calls measure the plugin.
+                identity: Identity::of_value(&document),
+                cluster: cluster.as_ref().map(PreparedCluster::new),
+            },
+            String::new(),
+        ),
+        (PluginKind::Transformer, Some(_)) => {
+            bail!(
+                "plugin {} is a transformer: --reports is for summarizers",
+                a.load.file
+            )
+        }
+        (PluginKind::Summarizer, None) => bail!(
+            "plugin {} is a summarizer: give what the WECs returned with --reports FILE",
+            a.load.file
+        ),
+        (PluginKind::Summarizer, Some(path)) => {
+            if cluster.is_some() {
+                bail!(
+                    "plugin {} is a summarizer: its WECs come from --reports, not --cluster",
+                    a.load.file
+                );
+            }
+            let reports = parse_reports(&read_document(path, "reports")?)
+                .with_context(|| format!("reports {}", path.display()))?;
+            let what = format!(", {} reports", reports.len());
+            (BenchCall::Summarize(reports), what)
+        }
+    };
     println!(
-        "plugin {} ({} calls per row, object {} bytes)",
+        "plugin {} ({} calls per row, object {} bytes{what})",
         a.load.file,
         a.calls,
         object.len()
@@ -434,28 +486,23 @@ fn bench(a: BenchArgs) -> anyhow::Result<()> {
         "{:<22} {:>10} {:>10} {:>10} {:>12}",
         "mode", "p50 µs", "p99 µs", "mean µs", "calls/s"
     );
-    for (mode, warm) in [("fresh instance", 0), ("warm instances", a.warm.max(1))] {
-        let p = a.load.load(&rt, warm)?;
-        let config = read_config(&p, a.config.as_deref())?;
-        let call = || {
-            p.transform_known(&object, identity.as_ref(), cluster.as_ref(), &config)
-                .map(|_| ())
+    for (mode, p) in &plugins {
+        let once = || match &call {
+            BenchCall::Transform { identity, cluster } => p
+                .transform_known(&object, identity.as_ref(), cluster.as_ref(), &config)
+                .map(|_| ()),
+            BenchCall::Summarize(reports) => p.summarize(&object, reports, &config).map(|_| ()),
         };
-        call()?; // warm-up, and fail fast on a plugin error
+        once()?; // warm-up, and fail fast on a plugin error
         let mut samples = Vec::with_capacity(a.calls);
         let started = Instant::now();
         for _ in 0..a.calls {
             let t = Instant::now();
-            call()?;
+            once()?;
             samples.push(t.elapsed());
         }
         let wall = started.elapsed();
         let s = Stats::of(&mut samples);
-        let mode = if warm > 0 {
-            format!("{mode} ({warm})")
-        } else {
-            mode.to_owned()
-        };
         println!(
             "{:<22} {:>10.1} {:>10.1} {:>10.1} {:>12.0}",
             mode,
