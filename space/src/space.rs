@@ -93,6 +93,8 @@ pub struct Space {
     pub continuations: crate::objects::continuation::Continuations,
     /// CA, tokens and authorizer; `None` for an insecure space.
     pub auth: Option<Auth>,
+    /// Taken by a write that allocates Service addresses, from allocation to commit.
+    pub(crate) service_writes: tokio::sync::Mutex<()>,
 }
 
 impl Space {
@@ -123,6 +125,7 @@ impl Space {
             metrics: crate::metrics::Metrics::default(),
             continuations: Default::default(),
             auth,
+            service_writes: Default::default(),
         });
         space.refresh_crds();
         Ok(space)

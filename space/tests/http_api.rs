@@ -486,3 +486,75 @@ fn http2_with_prior_knowledge() {
         assert_eq!(v["metadata"]["name"], "h2");
     });
 }
+
+#[test]
+fn service_addresses_stay_unique_under_concurrent_writes() {
+    const SERVICES: &str = "/api/v1/namespaces/default/services";
+    let s = TestSpace::start();
+    let a = s.addr();
+    let service = |name: &str, ty: &str| {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"type": ty, "ports": [{"port": 80}]}})
+    };
+    // All at once: addresses are allocated before the commit, so without turns two writes
+    // would find the same address free.
+    let writers: Vec<_> = (0..64)
+        .map(|i| {
+            let (a, body) = (
+                a.clone(),
+                service(&format!("s{i}"), ["ClusterIP", "NodePort"][i % 2]),
+            );
+            std::thread::spawn(move || Request::new(&a, "POST", SERVICES).json(&body).send().status)
+        })
+        .collect();
+    for w in writers {
+        assert_eq!(w.join().expect("writer"), 201);
+    }
+    let list = Request::new(&a, "GET", SERVICES).send().json();
+    let items = list["items"].as_array().expect("items");
+    let ips: std::collections::HashSet<&str> = items
+        .iter()
+        .filter_map(|s| s["spec"]["clusterIP"].as_str())
+        .collect();
+    assert_eq!((items.len(), ips.len()), (64, 64), "{ips:?}");
+    let ports: std::collections::HashSet<u64> = items
+        .iter()
+        .filter_map(|s| s["spec"]["ports"][0]["nodePort"].as_u64())
+        .collect();
+    assert_eq!(ports.len(), 32, "{ports:?}");
+
+    // An address another Service holds is refused, as kube-apiserver refuses it.
+    let held = &items[1];
+    let (ip, port) = (
+        held["spec"]["clusterIP"].as_str().expect("ip"),
+        held["spec"]["ports"][0]["nodePort"].as_u64().expect("port"),
+    );
+    let mut wants_ip = service("wants-ip", "ClusterIP");
+    wants_ip["spec"]["clusterIP"] = json!(ip);
+    let r = Request::new(&a, "POST", SERVICES).json(&wants_ip).send();
+    let m = status(&r, 422, "Invalid");
+    assert!(
+        m.contains(&format!(
+            "failed to allocate IP {ip}: provided IP is already allocated"
+        )),
+        "{m}"
+    );
+    let mut wants_port = service("wants-port", "NodePort");
+    wants_port["spec"]["ports"][0]["nodePort"] = json!(port);
+    let r = Request::new(&a, "POST", SERVICES).json(&wants_port).send();
+    let m = status(&r, 422, "Invalid");
+    assert!(
+        m.contains(&format!(
+            "spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated"
+        )),
+        "{m}"
+    );
+
+    // A Service rewritten with its own addresses keeps them.
+    let name = held["metadata"]["name"].as_str().expect("name");
+    let r = Request::new(&a, "PUT", &format!("{SERVICES}/{name}"))
+        .json(held)
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["spec"]["ports"][0]["nodePort"], json!(port));
+}

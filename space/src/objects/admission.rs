@@ -22,7 +22,7 @@ pub(super) fn mutate(
     obj: &mut Value,
 ) -> ApiResult<()> {
     match (r.group.as_str(), r.resource.as_str()) {
-        ("", "services") => allocate_service(space, r, old, obj)?,
+        ("", "services") => super::services::allocate(space, r, old, obj)?,
         ("", "namespaces") => {
             let name = obj["metadata"]["name"]
                 .as_str()
@@ -63,93 +63,6 @@ pub(super) fn mutate(
         }
         ("apiextensions.k8s.io", "customresourcedefinitions") => mutate_crd(old, obj),
         _ => {}
-    }
-    Ok(())
-}
-
-/// Allocates `spec.clusterIP` and node ports like the apiserver's allocators, and keeps an
-/// allocated clusterIP immutable.
-fn allocate_service(
-    space: &Space,
-    r: &ResourceInfo,
-    old: Option<&Value>,
-    obj: &mut Value,
-) -> ApiResult<()> {
-    let ty = obj["spec"]["type"]
-        .as_str()
-        .unwrap_or("ClusterIP")
-        .to_string();
-    let name = obj["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let wanted = obj["spec"]["clusterIP"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    if let Some(old_ip) = old
-        .and_then(|o| o["spec"]["clusterIP"].as_str())
-        .filter(|ip| !ip.is_empty())
-    {
-        if wanted.is_empty() {
-            obj["spec"]["clusterIP"] = json!(old_ip);
-            obj["spec"]["clusterIPs"] = json!([old_ip]);
-        } else if wanted != old_ip {
-            return Err(invalid(
-                r,
-                &name,
-                &[FieldError::invalid(
-                    "spec.clusterIPs[0]",
-                    wanted.clone(),
-                    "may not change once set",
-                )],
-            ));
-        }
-    }
-    let (mut ips, mut ports) = (
-        std::collections::HashSet::new(),
-        std::collections::HashSet::new(),
-    );
-    let needs_ip =
-        ty != "ExternalName" && obj["spec"]["clusterIP"].as_str().is_none_or(str::is_empty);
-    let needs_ports = matches!(ty.as_str(), "NodePort" | "LoadBalancer");
-    if needs_ip || needs_ports {
-        let gr = r.group_resource();
-        // Only the Services, and only the two fields: this runs on every Service create.
-        space.store.for_each_of(&gr, &mut |_, o| {
-            let Ok(svc) = serde_json::from_slice::<Allocated>(&o.json) else {
-                return;
-            };
-            if let Some(ip) = svc.spec.cluster_ip {
-                ips.insert(ip);
-            }
-            ports.extend(svc.spec.ports.into_iter().filter_map(|p| p.node_port));
-        });
-    }
-    if needs_ip {
-        // 10.96.0.0/12 as kubeadm's default service CIDR; .1 is the kubernetes service.
-        let ip = (2u32..(1 << 20))
-            .map(|n| format!("10.{}.{}.{}", 96 + (n >> 16), (n >> 8) & 0xff, n & 0xff))
-            .find(|ip| !ips.contains(ip))
-            .ok_or_else(|| ApiError::internal("no free service IP"))?;
-        obj["spec"]["clusterIP"] = json!(ip);
-        obj["spec"]["clusterIPs"] = json!([ip]);
-    }
-    if needs_ports && let Some(list) = obj["spec"]["ports"].as_array_mut() {
-        let mut next = 30000u64;
-        for p in list.iter_mut() {
-            if p["nodePort"].as_u64().is_some() {
-                continue;
-            }
-            while ports.contains(&next) && next < 32768 {
-                next += 1;
-            }
-            if next >= 32768 {
-                return Err(ApiError::internal("no free node port"));
-            }
-            p["nodePort"] = json!(next);
-            ports.insert(next);
-        }
     }
     Ok(())
 }
@@ -349,25 +262,4 @@ fn validate_crd(crd: &Value) -> Vec<FieldError> {
         ));
     }
     errs
-}
-
-/// What a stored Service holds of what allocation hands out.
-#[derive(serde::Deserialize, Default)]
-struct Allocated {
-    #[serde(default)]
-    spec: AllocatedSpec,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct AllocatedSpec {
-    #[serde(rename = "clusterIP")]
-    cluster_ip: Option<String>,
-    #[serde(default)]
-    ports: Vec<AllocatedPort>,
-}
-
-#[derive(serde::Deserialize)]
-struct AllocatedPort {
-    #[serde(rename = "nodePort")]
-    node_port: Option<u64>,
 }

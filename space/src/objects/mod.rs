@@ -9,6 +9,7 @@ pub(crate) mod delete;
 mod patch;
 mod read;
 mod scale;
+mod services;
 mod ssa;
 mod write;
 

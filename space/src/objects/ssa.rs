@@ -48,6 +48,7 @@ impl Space {
             subresource: sub.name().map(String::from),
             now,
         };
+        let _turn = self.allocation_turn(r, sub).await;
         for _ in 0..MAX_RETRIES {
             let Some(cur) = self.store.get(&key) else {
                 if sub != Subresource::Main {

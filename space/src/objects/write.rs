@@ -53,6 +53,7 @@ impl Space {
             self.check_namespace_accepts(r, namespace, &name)?;
         }
         self.prepare_create(r, &mut obj)?;
+        let _turn = self.allocation_turn(r, Subresource::Main).await;
         self.finish(r, None, &mut obj, Subresource::Main, !clean)?;
         apply::record_update(
             None,
@@ -178,6 +179,7 @@ impl Space {
         f: impl Fn(&Value) -> ApiResult<Value>,
     ) -> ApiResult<WriteOutcome> {
         let key = ObjectKey::new(&r.group_resource(), namespace, name);
+        let _turn = self.allocation_turn(r, sub).await;
         for _ in 0..MAX_RETRIES {
             let Some(cur) = self.store.get(&key) else {
                 return Err(ApiError::not_found(&r.group, &r.resource, name));
