@@ -488,7 +488,7 @@ fn http2_with_prior_knowledge() {
 }
 
 #[test]
-fn service_addresses_stay_unique_under_concurrent_writes() {
+fn service_addresses_are_unique_and_kept_across_writes() {
     const SERVICES: &str = "/api/v1/namespaces/default/services";
     let s = TestSpace::start();
     let a = s.addr();
@@ -524,7 +524,12 @@ fn service_addresses_stay_unique_under_concurrent_writes() {
     assert_eq!(ports.len(), 32, "{ports:?}");
 
     // An address another Service holds is refused, as kube-apiserver refuses it.
-    let held = &items[1];
+    let mut by_port: Vec<&Value> = items
+        .iter()
+        .filter(|s| s["spec"]["ports"][0]["nodePort"].is_u64())
+        .collect();
+    by_port.sort_by_key(|s| s["spec"]["ports"][0]["nodePort"].as_u64());
+    let held = by_port[by_port.len() - 1];
     let (ip, port) = (
         held["spec"]["clusterIP"].as_str().expect("ip"),
         held["spec"]["ports"][0]["nodePort"].as_u64().expect("port"),
@@ -550,11 +555,23 @@ fn service_addresses_stay_unique_under_concurrent_writes() {
         "{m}"
     );
 
-    // A Service rewritten with its own addresses keeps them.
+    // A Service rewritten without its addresses (`kubectl replace` of its manifest) keeps them,
+    // as kube-apiserver's patchAllocatedValues does, even when lower ones are free.
+    let lowest = by_port[0]["metadata"]["name"].as_str().expect("name");
+    let r = Request::new(&a, "DELETE", &format!("{SERVICES}/{lowest}")).send();
+    assert_eq!(r.status, 200, "{}", r.text());
     let name = held["metadata"]["name"].as_str().expect("name");
+    let mut rewritten = held.clone();
+    rewritten["spec"]["ports"] = json!([{"port": 80, "protocol": "TCP", "targetPort": 80}]);
+    rewritten["spec"]
+        .as_object_mut()
+        .expect("spec")
+        .retain(|k, _| k != "clusterIP" && k != "clusterIPs");
     let r = Request::new(&a, "PUT", &format!("{SERVICES}/{name}"))
-        .json(held)
+        .json(&rewritten)
         .send();
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["spec"]["ports"][0]["nodePort"], json!(port));
+    let kept = r.json();
+    assert_eq!(kept["spec"]["ports"][0]["nodePort"], json!(port), "{kept}");
+    assert_eq!(kept["spec"]["clusterIP"], json!(ip), "{kept}");
 }

@@ -2,7 +2,7 @@
 //! address belongs to one Service, also among Services written at the same moment (their
 //! writes take turns, see [`Space::allocation_turn`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use kubestellar_apimachinery::validation::FieldError;
 use serde_json::{Value, json};
@@ -64,7 +64,10 @@ pub(super) fn allocate(
     // An address the client chose and this Service did not hold yet must be free.
     let requested_ip =
         (!wanted.is_empty() && wanted != "None" && old_ip.is_none()).then_some(wanted.as_str());
-    let node_ports = matches!(ty.as_str(), "NodePort" | "LoadBalancer");
+    let node_ports = has_node_ports(obj);
+    if node_ports && let Some(old) = old.filter(|o| has_node_ports(o)) {
+        keep_node_ports(old, obj);
+    }
     let held_ports: HashSet<u64> = old.map(node_ports_of).unwrap_or_default();
     let requested_ports: Vec<(usize, u64)> = node_ports_of_indexed(obj)
         .filter(|(_, p)| !held_ports.contains(p))
@@ -141,6 +144,40 @@ pub(super) fn allocate(
         }
     }
     Ok(())
+}
+
+fn has_node_ports(svc: &Value) -> bool {
+    matches!(
+        svc["spec"]["type"].as_str(),
+        Some("NodePort" | "LoadBalancer")
+    )
+}
+
+/// kube-apiserver's `patchAllocatedValues` for node ports: a port written without its
+/// nodePort (`kubectl replace` of a manifest) keeps the one the old port of the same name had,
+/// unless the write gives that port to a port it also had before.
+fn keep_node_ports(old: &Value, obj: &mut Value) {
+    let before = node_ports_of(old);
+    let used: HashSet<u64> = node_ports_of(obj).intersection(&before).copied().collect();
+    let by_name: HashMap<&str, u64> = old["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                p["name"].as_str().unwrap_or_default(),
+                p["nodePort"].as_u64()?,
+            ))
+        })
+        .collect();
+    for p in obj["spec"]["ports"].as_array_mut().into_iter().flatten() {
+        if p["nodePort"].as_u64().is_none()
+            && let Some(port) = by_name.get(p["name"].as_str().unwrap_or_default())
+            && !used.contains(port)
+        {
+            p["nodePort"] = json!(port);
+        }
+    }
 }
 
 fn node_ports_of(svc: &Value) -> HashSet<u64> {
