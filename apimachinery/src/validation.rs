@@ -23,8 +23,8 @@ pub use bindingpolicy::{
 pub use gofmt::{go_float, go_json, go_quote, go_sharp, go_value};
 pub use names::{
     DNS1035_LABEL_FMT, DNS1123_LABEL_FMT, DNS1123_SUBDOMAIN_FMT, LABEL_VALUE_FMT, NameRule,
-    QUALIFIED_NAME_FMT, is_dns1035_label, is_dns1123_label, is_dns1123_subdomain,
-    is_qualified_name, is_valid_label_value, is_valid_path_segment_name,
+    QUALIFIED_NAME_FMT, is_config_map_key, is_dns1035_label, is_dns1123_label,
+    is_dns1123_subdomain, is_qualified_name, is_valid_label_value, is_valid_path_segment_name,
     is_valid_path_segment_prefix, max_len_error, regex_error,
 };
 pub use objectmeta::{

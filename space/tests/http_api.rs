@@ -575,3 +575,100 @@ fn service_addresses_are_unique_and_kept_across_writes() {
     assert_eq!(kept["spec"]["ports"][0]["nodePort"], json!(port), "{kept}");
     assert_eq!(kept["spec"]["clusterIP"], json!(ip), "{kept}");
 }
+
+#[test]
+fn config_maps_and_secrets_are_checked_as_kube_checks_them() {
+    const SECRETS: &str = "/api/v1/namespaces/default/secrets";
+    let s = TestSpace::start();
+    let a = s.addr();
+    let post = |path: &str, body: Value| Request::new(&a, "POST", path).json(&body).send();
+    let invalid = |path: &str, body: Value| status(&post(path, body), 422, "Invalid");
+
+    // Values that are not base64: kube's decoder refuses the body.
+    let r = post(
+        SECRETS,
+        json!({"metadata": {"name": "b"}, "data": {"k": "!!"}}),
+    );
+    let m = status(&r, 400, "BadRequest");
+    assert_eq!(
+        m,
+        "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 0"
+    );
+    let r = post(
+        CMS,
+        json!({"metadata": {"name": "b"}, "binaryData": {"k": "YWJj!"}}),
+    );
+    assert!(status(&r, 400, "BadRequest").ends_with("illegal base64 data at input byte 4"));
+    // Line breaks are skipped, as Go's decoder skips them.
+    let r = post(
+        SECRETS,
+        json!({"metadata": {"name": "wrapped"}, "data": {"k": "YW\nJj"}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // Keys, duplicates, size.
+    let m = invalid(
+        CMS,
+        json!({"metadata": {"name": "k"}, "data": {"a b": "x", "..x": "y"}, "binaryData": {"a b": ""}}),
+    );
+    assert!(m.contains(r#"data[a b]: Invalid value: "a b": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"#), "{m}");
+    assert!(
+        m.contains(r#"data[..x]: Invalid value: "..x": must not start with '..'"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"data[a b]: Invalid value: "a b": duplicate of key present in binaryData"#),
+        "{m}"
+    );
+    let big = "x".repeat((1 << 20) + 1);
+    let m = invalid(
+        CMS,
+        json!({"metadata": {"name": "big"}, "data": {"a": big}}),
+    );
+    assert_eq!(
+        m,
+        "ConfigMap \"big\" is invalid: []: Too long: must have at most 1048576 bytes"
+    );
+    let m = invalid(
+        SECRETS,
+        json!({"metadata": {"name": "big"}, "stringData": {"a": big}}),
+    );
+    assert_eq!(
+        m,
+        "Secret \"big\" is invalid: data: Too long: must have at most 1048576 bytes"
+    );
+
+    // Keys a Secret's type requires.
+    let m = invalid(
+        SECRETS,
+        json!({"metadata": {"name": "t"}, "type": "kubernetes.io/tls", "data": {"tls.crt": ""}}),
+    );
+    assert_eq!(m, "Secret \"t\" is invalid: data[tls.key]: Required value");
+    let m = invalid(
+        SECRETS,
+        json!({"metadata": {"name": "d"}, "type": "kubernetes.io/dockerconfigjson", "stringData": {".dockerconfigjson": "[1]"}}),
+    );
+    assert!(m.starts_with("Secret \"d\" is invalid: data[.dockerconfigjson]: Invalid value: \"<secret contents redacted>\": "), "{m}");
+
+    // `immutable` and a Secret's type do not change.
+    let r = post(
+        CMS,
+        json!({"metadata": {"name": "frozen"}, "data": {"a": "1"}, "immutable": true}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = Request::new(&a, "PATCH", &format!("{CMS}/frozen"))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(r#"{"data":{"a":"2"},"immutable":false}"#)
+        .send();
+    let m = status(&r, 422, "Invalid");
+    assert_eq!(
+        m,
+        "ConfigMap \"frozen\" is invalid: [immutable: Forbidden: field is immutable when `immutable` is set, data: Forbidden: field is immutable when `immutable` is set]"
+    );
+    let r = Request::new(&a, "PATCH", &format!("{SECRETS}/wrapped"))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(r#"{"type":"kubernetes.io/tls"}"#)
+        .send();
+    let m = status(&r, 422, "Invalid");
+    assert!(m.starts_with("Secret \"wrapped\" is invalid: [type: Invalid value: \"kubernetes.io/tls\": field is immutable"), "{m}");
+}

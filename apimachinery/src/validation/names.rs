@@ -112,6 +112,36 @@ pub fn is_dns1035_label(value: &str) -> Vec<String> {
     errs
 }
 
+/// Regex of a ConfigMap or Secret data key.
+pub const CONFIG_MAP_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
+const CONFIG_MAP_KEY_MSG: &str =
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
+static CONFIG_MAP_KEY_RE: LazyLock<Regex> = LazyLock::new(|| anchored(CONFIG_MAP_KEY_FMT));
+
+/// `validation.IsConfigMapKey`: keys of ConfigMap `data`/`binaryData` and Secret `data`.
+pub fn is_config_map_key(value: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if value.len() > DNS1123_SUBDOMAIN_MAX {
+        errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX));
+    }
+    if !CONFIG_MAP_KEY_RE.is_match(value) {
+        errs.push(regex_error(
+            CONFIG_MAP_KEY_MSG,
+            CONFIG_MAP_KEY_FMT,
+            &["key.name", "KEY_NAME", "key-name"],
+        ));
+    }
+    // `hasChDirPrefix`: keys become file names in volumes.
+    if value == "." {
+        errs.push("must not be '.'".to_owned());
+    } else if value == ".." {
+        errs.push("must not be '..'".to_owned());
+    } else if value.starts_with("..") {
+        errs.push("must not start with '..'".to_owned());
+    }
+    errs
+}
+
 /// `validation.IsQualifiedName`: label keys, annotation keys (lower-cased), finalizers.
 pub fn is_qualified_name(value: &str) -> Vec<String> {
     let mut errs = Vec::new();

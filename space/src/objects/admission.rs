@@ -164,8 +164,11 @@ pub(super) fn validate(
             "metadata.annotations",
         ));
     }
-    if r.group == "apiextensions.k8s.io" && r.resource == "customresourcedefinitions" {
-        errs.extend(validate_crd(obj));
+    match (r.group.as_str(), r.resource.as_str()) {
+        ("apiextensions.k8s.io", "customresourcedefinitions") => errs.extend(validate_crd(obj)),
+        ("", "configmaps") => errs.extend(super::config_data::validate_config_map(old, obj)?),
+        ("", "secrets") => errs.extend(super::config_data::validate_secret(old, obj)?),
+        _ => {}
     }
     if r.is_custom()
         && let Some(schema) = &r.schema

@@ -4,6 +4,7 @@
 
 pub(crate) mod admission;
 mod checks;
+mod config_data;
 pub mod continuation;
 pub(crate) mod delete;
 mod patch;
