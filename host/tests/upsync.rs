@@ -410,8 +410,9 @@ spec:
             .all(|u| u.spec.source_ref.kind != "Secret")
     });
 
-    // Too large for the ITS: reported on the policy, not copied, not silently dropped.
-    let huge = "x".repeat(1_100_000);
+    // Too large for the ITS (the agent's copy limit is 1,000,000 bytes) while within the 1 MiB
+    // a ConfigMap may hold: reported on the policy, not copied, not silently dropped.
+    let huge = "x".repeat(1_040_000);
     env.put_cm("cluster1", "big", "huge", json!({}), json!({"blob": huge}));
     let u = eventually(T, "an UpsyncedObject saying why", || {
         env.wrappers("cluster1")
