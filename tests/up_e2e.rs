@@ -218,6 +218,14 @@ fn quickstart_as_a_new_user() {
         text.contains("cluster1") && text.contains("healthy") && text.contains("nginx"),
         "{text}"
     );
+    // Spaces are listed at the URLs kubectl uses: HTTPS by default.
+    let wds_url = std::fs::read_to_string(dir.path().join("kubeconfig"))
+        .expect("kubeconfig")
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("server: "))
+        .find(|url| text.contains(&format!("WDS  {url}")))
+        .map(str::to_owned);
+    assert!(wds_url.is_some_and(|u| u.starts_with("https://")), "{text}");
 
     // Restart on the same directory: same contexts, same state, nothing rewritten.
     let mw_before = resource_versions(&its, "manifestworks");

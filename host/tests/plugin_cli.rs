@@ -281,6 +281,22 @@ fn assert_bench_rows(out: &str, warm_row: &str) {
 }
 
 #[test]
+fn output_into_a_closed_pipe_ends_the_command_quietly() {
+    // `kubestellar plugin inspect ... | head -0`: the reader is gone before anything is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_kubestellar"))
+        .args(["plugin", "inspect", "builtin:transform-default"])
+        .env_remove("KUBESTELLAR_PLUGIN_CACHE")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(141));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
 fn a_file_that_is_not_a_component_is_a_one_line_error() {
     let f = Files::new();
     let junk = f.write("junk.wasm", "definitely not wasm");

@@ -279,14 +279,18 @@ impl StatusArgs {
             let mut all = vec![(its.clone(), "ITS")];
             all.extend(wds.iter().map(|w| (w.clone(), "WDS")));
             all.extend(wecs.iter().map(|w| (w.name.clone(), "WEC")));
+            // Where kubectl reaches each space (scheme and host as `up` wrote them).
+            let servers = server_urls(&kubeconfig);
             for (name, role) in &all {
-                let port = ports.get(name).copied().unwrap_or(0);
+                let url = servers.get(name).cloned().unwrap_or_else(|| {
+                    format!("127.0.0.1:{}", ports.get(name).copied().unwrap_or(0))
+                });
                 let reachable = match client(&kubeconfig, name).await {
                     Some(c) => c.apiserver_version().await.is_ok(),
                     None => false,
                 };
                 println!(
-                    "  {name:<14} {role:<4} http://127.0.0.1:{port:<6} {}",
+                    "  {name:<14} {role:<4} {url:<30} {}",
                     if reachable { "up" } else { "down" }
                 );
             }
@@ -318,6 +322,26 @@ impl StatusArgs {
         });
         Ok(())
     }
+}
+
+/// The server URL of each context of `kubeconfig` (empty when it cannot be read).
+fn server_urls(kubeconfig: &Path) -> BTreeMap<String, String> {
+    let Ok(config) = kube::config::Kubeconfig::read_from(kubeconfig) else {
+        return BTreeMap::new();
+    };
+    let servers: BTreeMap<&str, &str> = config
+        .clusters
+        .iter()
+        .filter_map(|c| Some((c.name.as_str(), c.cluster.as_ref()?.server.as_deref()?)))
+        .collect();
+    config
+        .contexts
+        .iter()
+        .filter_map(|c| {
+            let server = servers.get(c.context.as_ref()?.cluster.as_str())?;
+            Some((c.name.clone(), (*server).to_owned()))
+        })
+        .collect()
 }
 
 async fn client(kubeconfig: &Path, context: &str) -> Option<kube::Client> {
