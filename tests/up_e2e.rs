@@ -24,16 +24,42 @@ fn kubestellar() -> Command {
     c
 }
 
+/// A running `kubestellar up`, killed when dropped unless it already exited: a failing test
+/// must not leave it running (it would hold the test's output open).
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Up {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Up {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// Starts `kubestellar up` and waits until it says it is up.
-fn up(dir: &Path) -> Child {
-    let mut child = kubestellar()
+fn up(dir: &Path) -> Up {
+    let mut child = Up(kubestellar()
         .args(["up", "--dir"])
         .arg(dir)
         .args(["--wecs", "2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("kubestellar up starts");
+        .expect("kubestellar up starts"));
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -116,6 +142,20 @@ fn quickstart_as_a_new_user() {
             "context {ctx} in {contexts}"
         );
     }
+
+    // The WECs as OCM shows them: accepted, joined and available once their agents beat.
+    eventually(T, "ManagedClusters joined and available", || {
+        let table = its.ok(&["get", "managedclusters", "--no-headers"]);
+        let rows: Vec<Vec<&str>> = table
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        (rows.len() == 2
+            && rows
+                .iter()
+                .all(|r| r.get(1..4) == Some(&["true", "True", "True"][..])))
+        .then_some(())
+    });
 
     // The upstream scenario: namespace + deployment + BindingPolicy -> both WECs.
     wds.ok(&[

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod binding;
 pub mod cli;
 pub mod clients;
+pub mod cluster_health;
 pub mod controller;
 pub mod health;
 pub mod inventory;

@@ -359,22 +359,14 @@ async fn client(kubeconfig: &Path, context: &str) -> Option<kube::Client> {
 /// Health from the agent's heartbeat Lease in its mailbox namespace.
 async fn agent_health(its: &kube::Client, cluster: &str) -> String {
     let api: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(its.clone(), cluster);
+    use crate::cluster_health::AgentHealth;
     match api.get_opt(crate::agent::HEARTBEAT_LEASE).await {
-        Ok(Some(l)) => {
-            let renewed = l.spec.and_then(|s| s.renew_time).map(|t| t.0);
-            match renewed {
-                Some(t) => {
-                    let age = (chrono::Utc::now().timestamp() - t.as_second()).max(0);
-                    if age <= 3 * crate::agent::HEARTBEAT_SECONDS as i64 {
-                        format!("healthy ({age}s ago)")
-                    } else {
-                        format!("stale ({age}s ago)")
-                    }
-                }
-                None => "unknown".into(),
-            }
-        }
-        Ok(None) => "never seen".into(),
+        Ok(lease) => match AgentHealth::of(lease.as_ref(), chrono::Utc::now()) {
+            AgentHealth::Healthy(age) => format!("healthy ({age}s ago)"),
+            AgentHealth::Stale(age) => format!("stale ({age}s ago)"),
+            AgentHealth::Unknown => "unknown".into(),
+            AgentHealth::NeverSeen => "never seen".into(),
+        },
         Err(e) => format!("unknown ({e})"),
     }
 }

@@ -142,6 +142,10 @@ pub async fn run_observed(
     let _ = obs.status.set(status.stats());
     tasks.spawn(status.run());
     tasks.spawn(crate::upsync::run(ctx.clone()));
+    tasks.spawn(crate::cluster_health::run(
+        ctx.its.clone(),
+        "kubestellar-controller".to_owned(),
+    ));
     tokio::pin!(shutdown);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
