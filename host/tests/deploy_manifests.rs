@@ -632,6 +632,20 @@ fn controller_and_agent_work_with_only_the_manifests_rbac() {
     });
     wait_until(
         Duration::from_secs(60),
+        "cluster1 joined and available",
+        || {
+            hub_admin
+                .json(&["managedcluster", "cluster1"])
+                .and_then(|mc| mc["status"]["conditions"].as_array().cloned())
+                .is_some_and(|cs| {
+                    ["ManagedClusterJoined", "ManagedClusterConditionAvailable"]
+                        .iter()
+                        .all(|t| cs.iter().any(|c| c["type"] == *t && c["status"] == "True"))
+                })
+        },
+    );
+    wait_until(
+        Duration::from_secs(60),
         "the singleton status in the WDS",
         || {
             hub_admin
