@@ -46,8 +46,10 @@ pub(super) fn validate_config_map(old: Option<&Value>, obj: &Value) -> ApiResult
 pub(super) fn validate_secret(old: Option<&Value>, obj: &Value) -> ApiResult<Vec<FieldError>> {
     let data = map(obj, "data");
     let mut errs = immutable_update(old, obj, &["data"]);
+    // An absent type is Opaque (kube defaults it when it reads the object).
+    let type_of = |s: &Value| s["type"].as_str().unwrap_or("Opaque").to_owned();
     if let Some(old) = old
-        && old["type"] != obj["type"]
+        && type_of(old) != type_of(obj)
     {
         errs.push(FieldError::invalid(
             "type",
