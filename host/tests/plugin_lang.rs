@@ -402,6 +402,60 @@ fn scaffolded_projects_test_and_build() {
     }
 }
 
+/// The JavaScript engine the SDK documents as the alternative to QuickJS builds a plugin that
+/// runs (componentize-js resolves its WASI shim from the SDK's own dependencies).
+#[test]
+fn a_starlingmonkey_project_builds_and_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = dir.path().join("js-sm");
+    kubestellar_ok(&[
+        "plugin",
+        "new",
+        "js-sm",
+        "--lang",
+        "js",
+        "--kind",
+        "transformer",
+        "--dir",
+        project.to_str().unwrap_or_default(),
+    ]);
+    let manifest = project.join("kubestellar-plugin.json");
+    let mut m: Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).expect("manifest")).expect("json");
+    m["engine"] = json!("starlingmonkey");
+    std::fs::write(&manifest, m.to_string()).expect("manifest written");
+    let built = kubestellar()
+        .args(["plugin", "build"])
+        .arg(&project)
+        .output()
+        .expect("kubestellar runs");
+    assert!(
+        built.status.success(),
+        "build failed:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let object = dir.path().join("cm.json");
+    std::fs::write(
+        &object,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"n"}}"#,
+    )
+    .expect("object written");
+    let wasm = project.join("js-sm.wasm");
+    let out = kubestellar_ok(&[
+        "plugin",
+        "run",
+        wasm.to_str().unwrap_or_default(),
+        "-f",
+        object.to_str().unwrap_or_default(),
+        "--cluster",
+        "wec1",
+        "-o",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).expect("JSON output");
+    assert_eq!(v["metadata"]["name"], "c", "{out}");
+}
+
 fn kubestellar() -> std::process::Command {
     plugin_lang_support::kubestellar()
 }
