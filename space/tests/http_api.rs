@@ -646,6 +646,14 @@ fn config_maps_and_secrets_are_checked_as_kube_checks_them() {
     assert_eq!(m, "Secret \"t\" is invalid: data[tls.key]: Required value");
     let m = invalid(
         SECRETS,
+        json!({"metadata": {"name": "s"}, "type": "kubernetes.io/ssh-auth", "data": {"ssh-privatekey": ""}}),
+    );
+    assert_eq!(
+        m,
+        "Secret \"s\" is invalid: data[ssh-privatekey]: Required value"
+    );
+    let m = invalid(
+        SECRETS,
         json!({"metadata": {"name": "d"}, "type": "kubernetes.io/dockerconfigjson", "stringData": {".dockerconfigjson": "[1]"}}),
     );
     assert!(m.starts_with("Secret \"d\" is invalid: data[.dockerconfigjson]: Invalid value: \"<secret contents redacted>\": "), "{m}");

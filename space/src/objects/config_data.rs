@@ -58,11 +58,13 @@ pub(super) fn validate_secret(old: Option<&Value>, obj: &Value) -> ApiResult<Vec
         ));
     }
     let mut total = 0;
-    let mut sizes = std::collections::HashMap::new();
+    let mut ssh_key_len = 0;
     for (key, value) in data {
         keys(&mut errs, "data", key);
         let n = decoded_len(value, "Secret")?;
-        sizes.insert(key.as_str(), n);
+        if key == "ssh-privatekey" {
+            ssh_key_len = n;
+        }
         total += n;
     }
     if total > MAX_SIZE {
@@ -111,7 +113,7 @@ pub(super) fn validate_secret(old: Option<&Value>, obj: &Value) -> ApiResult<Vec
             required(&mut errs, "username");
             required(&mut errs, "password");
         }
-        "kubernetes.io/ssh-auth" if sizes.get("ssh-privatekey").copied().unwrap_or(0) == 0 => {
+        "kubernetes.io/ssh-auth" if ssh_key_len == 0 => {
             required(&mut errs, "ssh-privatekey");
         }
         "kubernetes.io/tls" => {

@@ -24,10 +24,6 @@ pub(super) fn allocate(
     old: Option<&Value>,
     obj: &mut Value,
 ) -> ApiResult<()> {
-    let ty = obj["spec"]["type"]
-        .as_str()
-        .unwrap_or("ClusterIP")
-        .to_string();
     let name = obj["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -59,8 +55,8 @@ pub(super) fn allocate(
             ));
         }
     }
-    let needs_ip =
-        ty != "ExternalName" && obj["spec"]["clusterIP"].as_str().is_none_or(str::is_empty);
+    let needs_ip = obj["spec"]["type"] != "ExternalName"
+        && obj["spec"]["clusterIP"].as_str().is_none_or(str::is_empty);
     // An address the client chose and this Service did not hold yet must be free.
     let requested_ip =
         (!wanted.is_empty() && wanted != "None" && old_ip.is_none()).then_some(wanted.as_str());
