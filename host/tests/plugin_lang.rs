@@ -424,16 +424,7 @@ fn a_starlingmonkey_project_builds_and_runs() {
         serde_json::from_str(&std::fs::read_to_string(&manifest).expect("manifest")).expect("json");
     m["engine"] = json!("starlingmonkey");
     std::fs::write(&manifest, m.to_string()).expect("manifest written");
-    let built = kubestellar()
-        .args(["plugin", "build"])
-        .arg(&project)
-        .output()
-        .expect("kubestellar runs");
-    assert!(
-        built.status.success(),
-        "build failed:\n{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    kubestellar_ok(&["plugin", "build", project.to_str().unwrap_or_default()]);
     let object = dir.path().join("cm.json");
     std::fs::write(
         &object,
