@@ -111,6 +111,8 @@ fn run() -> Result<(), String> {
         // decoded object on every call, so its cost is counted.
         let decoded: serde_json::Value =
             serde_json::from_str(DEPLOYMENT).map_err(|e| e.to_string())?;
+        // Fresh calls, and those whose instance was made before the call (off its path).
+        let fresh_calls = std::cell::Cell::new((0usize, 0usize));
         let transform = |p: &LoadedPlugin| -> Result<(), String> {
             let identity = Identity::of_value(black_box(&decoded));
             p.transform_known(
@@ -129,7 +131,14 @@ fn run() -> Result<(), String> {
             ),
             (
                 "transform-default: fresh instance",
-                Box::new(|| transform(&t_fresh)),
+                Box::new(|| {
+                    let (calls, hits) = fresh_calls.get();
+                    fresh_calls.set((
+                        calls + 1,
+                        hits + usize::from(t_fresh.fresh_instance_ready()),
+                    ));
+                    transform(&t_fresh)
+                }),
             ),
         ];
         #[cfg(feature = "native-baseline")]
@@ -143,6 +152,13 @@ fn run() -> Result<(), String> {
             }),
         ));
         interleave(&mut modes, calls, &mut results)?;
+        drop(modes);
+        let (fresh, prepared) = fresh_calls.get();
+        if fresh > 0 {
+            println!(
+                "  (fresh calls that found their instance prepared in the background: {prepared} of {fresh})"
+            );
+        }
     }
 
     if section("summarize") {

@@ -66,6 +66,18 @@ fn echo_transformer_loads_describes_and_transforms() {
     );
 }
 
+/// Waits (up to 10 s) until the plugin has a fresh instance prepared in the background.
+fn wait_for_prepared_instance(p: &kubestellar::plugins::LoadedPlugin) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !p.fresh_instance_ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no fresh instance was prepared in the background"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn fresh_instances_share_no_state() {
     let p = runtime()
@@ -76,6 +88,29 @@ fn fresh_instances_share_no_state() {
         assert_eq!(calls_annotation(&out.object), "1");
     }
     assert_eq!(p.idle_instances(), 0);
+    // Instances prepared ahead of the call (off its path) have never been called either.
+    for _ in 0..3 {
+        wait_for_prepared_instance(&p);
+        let out = p.transform(DEPLOYMENT, None, "{}").unwrap();
+        assert_eq!(calls_annotation(&out.object), "1");
+    }
+}
+
+#[test]
+fn a_prepared_fresh_instance_gets_the_whole_deadline_for_its_call() {
+    let limits = Limits {
+        timeout: Duration::from_millis(50),
+        ..Limits::default()
+    };
+    let p = runtime()
+        .load(&fixture("echo_transformer"), None, limits)
+        .unwrap();
+    for _ in 0..3 {
+        wait_for_prepared_instance(&p);
+        // Longer than the deadline: one counted from when the instance was made would fire.
+        std::thread::sleep(Duration::from_millis(120));
+        p.transform(DEPLOYMENT, None, "{}").unwrap();
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `LoadedPlugin`: a linked, described plugin, ready to call. Each call runs in a fresh
-//! instance (default) or in one of a small pool of warm instances (`Limits::warm_instances`).
+//! instance (default) or in one of a small pool of warm instances (`Limits::warm_instances`);
+//! [`super::instances`] provides them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kubestellar_plugin_sdk::check::{self, Identity};
@@ -10,11 +11,11 @@ use wasmtime::{Engine, Store};
 
 use super::bindings::{summarizer, transformer};
 use super::cache::CacheOutcome;
-use super::host::LogLimiter;
-use super::store::{self, OUTPUT_CAP, Sandbox, State};
+use super::instances::{Bound, Instances, Pre};
+use super::store::{self, State};
 use super::{
     ClusterContext, ConfigProblem, Limits, PluginError, PluginInfo, PluginKind, PreparedCluster,
-    Report, Scope, Summary, Transformed, convert, engine,
+    Report, Scope, Summary, Transformed, convert,
 };
 use crate::secrets::SecretValues;
 
@@ -29,24 +30,6 @@ pub struct LoadStats {
     pub link: Duration,
     /// Everything, `describe()` included.
     pub total: Duration,
-}
-
-/// The bound, ready-to-instantiate form of a plugin.
-enum Pre {
-    Transformer(transformer::TransformerPre<State>),
-    Summarizer(summarizer::SummarizerPre<State>),
-}
-
-/// A live instance.
-enum Bound {
-    Transformer(transformer::Transformer),
-    Summarizer(summarizer::Summarizer),
-}
-
-struct Instance {
-    sandbox: Sandbox,
-    bound: Bound,
-    calls: u32,
 }
 
 /// What [`super::PluginRuntime::load_named`] hands over.
@@ -68,8 +51,7 @@ pub(super) struct Parts {
 
 /// A loaded plugin. Thread-safe; calls are synchronous (use `spawn_blocking` from async code).
 pub struct LoadedPlugin {
-    engine: Engine,
-    pre: Pre,
+    instances: Arc<Instances>,
     name: Arc<str>,
     info: PluginInfo,
     world: PluginKind,
@@ -80,8 +62,6 @@ pub struct LoadedPlugin {
     imports: Vec<String>,
     limits: Limits,
     stats: LoadStats,
-    log_limiter: Arc<Mutex<LogLimiter>>,
-    warm: Mutex<Vec<Instance>>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -129,11 +109,10 @@ impl LoadedPlugin {
                 Pre::Summarizer(summarizer::SummarizerPre::new(pre).map_err(wrong)?)
             }
         };
-        let log_limiter = Arc::new(Mutex::new(LogLimiter::default()));
+        let name: Arc<str> = Arc::from(label.as_str());
         let mut plugin = LoadedPlugin {
-            engine,
-            pre,
-            name: Arc::from(label.as_str()),
+            instances: Instances::new(engine, pre, name.clone(), limits),
+            name,
             info: PluginInfo {
                 name: String::new(),
                 version: String::new(),
@@ -149,8 +128,6 @@ impl LoadedPlugin {
             imports,
             limits,
             stats: stats.clone(),
-            log_limiter,
-            warm: Mutex::new(Vec::new()),
         };
         let info = plugin.call(&SecretValues::default(), |store, bound| {
             let wit = match bound {
@@ -169,7 +146,9 @@ impl LoadedPlugin {
         if !named {
             plugin.name =
                 Arc::from(format!("{} (sha256:{})", info.name, &plugin.digest[..12]).as_str());
+            plugin.instances.rename(plugin.name.clone());
         }
+        plugin.instances.prepare();
         plugin.info = info;
         stats.total = started.elapsed();
         plugin.stats = stats;
@@ -228,7 +207,13 @@ impl LoadedPlugin {
 
     /// Warm instances currently idle in the pool.
     pub fn idle_instances(&self) -> usize {
-        self.warm.lock().map_or(0, |w| w.len())
+        self.instances.idle()
+    }
+
+    /// Whether a fresh instance is prepared for the next call (fresh-instance plugins: it is
+    /// made in the background after each call).
+    pub fn fresh_instance_ready(&self) -> bool {
+        self.instances.spare_ready()
     }
 
     /// Checks a configuration (JSON text): it must parse, and the plugin must accept it.
@@ -387,28 +372,23 @@ impl LoadedPlugin {
         secrets: &SecretValues,
         f: impl FnOnce(&mut Store<State>, &Bound) -> wasmtime::Result<Result<R, PluginError>>,
     ) -> Result<R, PluginError> {
-        let mut inst = match self.take_warm() {
-            Some(mut inst) => {
-                // A reused store keeps its old deadline; re-arm it for this call.
-                inst.sandbox
-                    .store
-                    .set_epoch_deadline(engine::ticks_for(self.limits.timeout));
-                inst
-            }
-            None => self.instantiate()?,
-        };
+        let mut inst = self.instances.take()?;
         let before = inst.sandbox.output.contents().len();
         inst.sandbox.store.data_mut().log.redact(secrets.clone());
         let result = f(&mut inst.sandbox.store, &inst.bound);
         inst.calls += 1;
         match result {
             Ok(Ok(r)) => {
-                self.give_back(inst);
+                self.instances.give_back(inst);
                 Ok(r)
             }
-            Ok(Err(e)) => Err(e.redacted(secrets)),
+            Ok(Err(e)) => {
+                self.instances.discard(inst);
+                Err(e.redacted(secrets))
+            }
             Err(e) => {
                 let stderr = store::output_since(&inst.sandbox.output, before);
+                self.instances.discard(inst);
                 let err = store::classify(&e, &self.name, &self.limits, stderr);
                 let detail = format!("{e:?}");
                 tracing::debug!(
@@ -418,51 +398,6 @@ impl LoadedPlugin {
                 );
                 Err(err.redacted(secrets))
             }
-        }
-    }
-
-    fn instantiate(&self) -> Result<Instance, PluginError> {
-        let mut sandbox = store::sandbox(&self.engine, &self.name, &self.log_limiter, &self.limits);
-        let bound = match &self.pre {
-            Pre::Transformer(p) => p.instantiate(&mut sandbox.store).map(Bound::Transformer),
-            Pre::Summarizer(p) => p.instantiate(&mut sandbox.store).map(Bound::Summarizer),
-        };
-        match bound {
-            Ok(bound) => Ok(Instance {
-                sandbox,
-                bound,
-                calls: 0,
-            }),
-            Err(e) if store::is_guest_failure(&e) => Err(store::classify(
-                &e,
-                &self.name,
-                &self.limits,
-                store::output_since(&sandbox.output, 0),
-            )),
-            Err(e) => Err(PluginError::Instantiate {
-                plugin: self.name.to_string(),
-                message: store::one_line(&format!("{e:#}")),
-            }),
-        }
-    }
-
-    fn take_warm(&self) -> Option<Instance> {
-        if self.limits.warm_instances == 0 {
-            return None;
-        }
-        self.warm.lock().ok()?.pop()
-    }
-
-    fn give_back(&self, inst: Instance) {
-        let worn_out = inst.calls >= self.limits.max_calls_per_instance
-            || inst.sandbox.output.contents().len() > OUTPUT_CAP / 2;
-        if self.limits.warm_instances == 0 || worn_out {
-            return;
-        }
-        if let Ok(mut warm) = self.warm.lock()
-            && warm.len() < self.limits.warm_instances
-        {
-            warm.push(inst);
         }
     }
 }

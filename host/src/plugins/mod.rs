@@ -7,6 +7,8 @@
 //! * [`PluginRuntime`] loads (digest check, compile/cache, link, `describe`) into
 //!   [`LoadedPlugin`]s, whose calls run in a fresh sandboxed store each (or a warm instance)
 //!   under a wall-clock deadline and a memory cap, and whose output is checked.
+//! * [`instances`]: warm pools, and fresh instances made before and dropped after their call on
+//!   a background thread.
 //!
 //! The value types ([`ClusterContext`], [`Report`], [`Summary`], ...) are the Rust SDK's, so
 //! plugin logic, the runtime and the controllers share one vocabulary.
@@ -19,6 +21,7 @@ mod convert;
 pub mod engine;
 mod error;
 pub mod host;
+mod instances;
 mod loaded;
 mod runtime;
 mod store;

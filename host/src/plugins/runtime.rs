@@ -21,7 +21,8 @@ use super::{PluginError, PluginKind, bindings, builtin, engine};
 /// Per-plugin limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Limits {
-    /// Wall-clock deadline per call (instantiation included for fresh instances).
+    /// Wall-clock deadline per call (and for instantiating, timed separately: fresh instances
+    /// are usually made before their call, off the caller's path).
     pub timeout: Duration,
     /// Cap on the plugin's linear memory (at most [`engine::MAX_MEMORY_BYTES`]).
     pub memory_bytes: u64,
