@@ -455,16 +455,26 @@ fn precompiled_cache_hits_and_survives_corruption() {
     assert!(entry.is_file());
     assert_eq!(load().0, CacheOutcome::Hit);
 
+    // The artifact is memory-mapped by the instances of the plugins loaded above, which may still
+    // be being dropped on the background thread; changing a mapped file in place is undefined
+    // (SIGBUS), and the cache itself only ever replaces files. So damaged contents are put in
+    // place as a new file.
+    let replace = |contents: &[u8]| {
+        let tmp = entry.with_extension("damaged");
+        std::fs::write(&tmp, contents).unwrap();
+        std::fs::rename(&tmp, &entry).unwrap();
+    };
+
     // Flip one byte of the artifact: detected, recompiled, replaced.
     let mut data = std::fs::read(&entry).unwrap();
     let last = data.len() - 1;
     data[last] ^= 0xff;
-    std::fs::write(&entry, &data).unwrap();
+    replace(&data);
     assert_eq!(load().0, CacheOutcome::Corrupt("checksum mismatch".into()));
     assert_eq!(load().0, CacheOutcome::Hit);
 
     // Truncated entry.
-    std::fs::write(&entry, b"short").unwrap();
+    replace(b"short");
     assert_eq!(
         load().0,
         CacheOutcome::Corrupt("truncated (5 bytes)".into())

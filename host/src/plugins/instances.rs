@@ -9,7 +9,7 @@
 //! retired instances cannot pile up in the pool.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
@@ -252,6 +252,10 @@ const RETIRE_BATCH: usize = 4;
 /// than the call it follows.
 const STAY_AWAKE: Duration = Duration::from_micros(50);
 
+/// How often the waiting background thread looks for instances handed over without waking it,
+/// so that they do not hold their pool slots (and their plugin's code) for long.
+const IDLE_CHECK: Duration = Duration::from_millis(20);
+
 /// What the background thread has to do.
 #[derive(Default)]
 struct Queue {
@@ -304,31 +308,40 @@ fn serve(background: &Background) {
             drop(queue);
             drop(inst);
         } else {
-            // Stay awake a little for the next call's work before waiting to be woken.
             drop(queue);
-            let since = Instant::now();
-            loop {
-                for _ in 0..64 {
-                    std::hint::spin_loop();
-                }
-                queue = background.queue.lock().unwrap_or_else(|e| e.into_inner());
-                if !queue.prepare.is_empty() || !queue.retired.is_empty() {
-                    break;
-                }
-                if since.elapsed() >= STAY_AWAKE {
-                    queue.idle = true;
-                    queue = background
-                        .wake
-                        .wait(queue)
-                        .unwrap_or_else(|e| e.into_inner());
-                    queue.idle = false;
-                    break;
-                }
-                drop(queue);
-            }
+            queue = wait_for_work(background);
             continue;
         }
         queue = background.queue.lock().unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// Looks for work for [`STAY_AWAKE`], then waits to be woken, looking again every
+/// [`IDLE_CHECK`] for instances handed over without waking it.
+fn wait_for_work(background: &Background) -> MutexGuard<'_, Queue> {
+    let has_work = |q: &Queue| !q.prepare.is_empty() || !q.retired.is_empty();
+    let since = Instant::now();
+    loop {
+        for _ in 0..64 {
+            std::hint::spin_loop();
+        }
+        let mut queue = background.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if has_work(&queue) {
+            return queue;
+        }
+        if since.elapsed() >= STAY_AWAKE {
+            queue.idle = true;
+            while !has_work(&queue) {
+                queue = background
+                    .wake
+                    .wait_timeout(queue, IDLE_CHECK)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            queue.idle = false;
+            return queue;
+        }
+        drop(queue);
     }
 }
 
