@@ -346,13 +346,13 @@ fn wait_for_work(background: &Background) -> MutexGuard<'_, Queue> {
 }
 
 /// Hands a plugin whose fresh instances are to be prepared and an instance to drop to the
-/// background thread, waking it if `urgent` or if enough instances wait to be dropped. Without
-/// that thread, or when too many instances wait already, the work is done here.
+/// background thread, waking it if `urgent` or if enough instances wait to be dropped. When
+/// too many instances wait already, or without that thread, `retired` is dropped here (and
+/// without it nothing is prepared).
 fn hand_over(refill: Option<Weak<Instances>>, retired: Option<Instance>, urgent: bool) {
     let Some(background) = background() else {
-        if let Some(plugin) = refill.and_then(|p| p.upgrade()) {
-            plugin.fill_spare();
-        }
+        // Preparing here would put up to four instantiations on the caller's path instead of
+        // one: without the thread, each call makes its own instance.
         return;
     };
     let mut queue = background.queue.lock().unwrap_or_else(|e| e.into_inner());
