@@ -31,6 +31,14 @@ fn many_objects_converge_with_few_writes() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
+    // A failed write is logged as a warning with its reason: shown when the test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("kubestellar::status=warn")),
+        )
+        .with_test_writer()
+        .try_init();
     let mut env = Env::start(3, true);
     env.start_status();
     let wds = env.wds();

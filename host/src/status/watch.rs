@@ -19,7 +19,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use super::index::{Index, MwEntry, Source, WsEntry, has_our_labels};
 use super::keys::{Gvr, ObjKey, Work};
 use super::upsync::UpsyncCopy;
-use super::writer::ResourceInfo;
+use super::writer::{ResourceInfo, is_newer};
 use super::{Shared, lock};
 use crate::api::labels::{
     CUSTOMIZATION_PROPERTIES_NS, EXECUTING_COUNT, MULTIWEC_STATUS, ORIGIN_WDS, SINGLETON_STATUS,
@@ -85,7 +85,12 @@ async fn watch_source<K>(
             Ok(watcher::Event::Apply(o)) => {
                 let id = id_of(&o);
                 known.insert(id.clone());
-                apply(&mut lock(&sh.index), id, Some(o))
+                let mut ix = lock(&sh.index);
+                if ix.holds_newer(source, &id, o.meta().resource_version.as_deref()) {
+                    Vec::new()
+                } else {
+                    apply(&mut ix, id, Some(o))
+                }
             }
             Ok(watcher::Event::Delete(o)) => {
                 let id = id_of(&o);
@@ -263,10 +268,22 @@ async fn watch_gvr(sh: Arc<Shared>, gvr: Gvr) {
                 listing.clear();
                 Vec::new()
             }
-            Ok(watcher::Event::InitApply(o)) | Ok(watcher::Event::Apply(o)) => {
+            Ok(watcher::Event::InitApply(o)) => {
                 let k = key_of(&o);
                 listing.insert(k.clone());
                 lock(&sh.index).object_changed(k, Some(stored(o)))
+            }
+            Ok(watcher::Event::Apply(o)) => {
+                let k = key_of(&o);
+                let o = stored(o);
+                let mut ix = lock(&sh.index);
+                // A live event older than the response of our own later write is dropped (a
+                // relist, above, is always taken).
+                if ix.objects.get(&k).is_some_and(|held| !is_newer(&o, held)) {
+                    Vec::new()
+                } else {
+                    ix.object_changed(k, Some(o))
+                }
             }
             Ok(watcher::Event::InitDone) => {
                 let mut ix = lock(&sh.index);

@@ -94,6 +94,50 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// Whether `self` and `other` leave their target the same. CombinedStatus writes compare
+    /// without their resourceVersion and without whether they create or replace: the writer
+    /// settles both from the index when the write starts (see [`Op::rebased`]).
+    fn same_effect(&self, other: &Op) -> bool {
+        match (self.combined(), other.combined()) {
+            (Some(a), Some(b)) => {
+                a.results == b.results
+                    && a.metadata.labels == b.metadata.labels
+                    && a.metadata.owner_references == b.metadata.owner_references
+                    && a.metadata.name == b.metadata.name
+                    && a.metadata.namespace == b.metadata.namespace
+            }
+            _ => self == other,
+        }
+    }
+
+    fn combined(&self) -> Option<&CombinedStatus> {
+        match self {
+            Op::CombinedCreate(cs) | Op::CombinedReplace(cs) => Some(cs),
+            _ => None,
+        }
+    }
+
+    /// A CombinedStatus write brought up to date with `held`, the version the index holds
+    /// when the write starts. A write that waited behind another of the same object was
+    /// computed before that one's response and would otherwise carry its outdated
+    /// resourceVersion (or create what now exists) and fail with a conflict.
+    fn rebased(self, held: Option<&CombinedStatus>) -> Op {
+        match self {
+            Op::CombinedCreate(mut cs) | Op::CombinedReplace(mut cs) => {
+                cs.metadata.resource_version =
+                    held.and_then(|h| h.metadata.resource_version.clone());
+                if held.is_some() {
+                    Op::CombinedReplace(cs)
+                } else {
+                    Op::CombinedCreate(cs)
+                }
+            }
+            other => other,
+        }
+    }
+}
+
 /// Counters of the status controller.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -195,11 +239,11 @@ impl Writer {
                     slot.queued = Some((op, origin));
                     true
                 }
-                Some(p) if *p == op => false,
+                Some(p) if p.same_effect(&op) => false,
                 Some(_) => {
                     let was_queued = slot.queued.is_some();
                     let settled = match &slot.executing {
-                        Some(e) => *e == op,
+                        Some(e) => e.same_effect(&op),
                         None => in_sync,
                     };
                     if was_queued {
@@ -242,7 +286,13 @@ fn take(sh: &Shared, target: &Target) -> Option<(Op, Work)> {
     if slot.executing.is_some() {
         return None;
     }
-    let (op, origin) = slot.queued.take()?;
+    let (mut op, origin) = slot.queued.take()?;
+    if let Some(cs) = op.combined() {
+        // The index, not the slots, is locked inside: nothing locks them the other way round.
+        let ix = lock(&sh.index);
+        let held = ix.combined.get(&super::combined::id_of(cs)).cloned();
+        op = op.rebased(held.as_deref());
+    }
     slot.executing = Some(op.clone());
     Some((op, origin))
 }
@@ -363,12 +413,15 @@ fn record(sh: &Shared, written: Written) {
 
 /// True unless `old` has a higher numeric resourceVersion than `new`.
 pub fn is_newer(new: &Value, old: &Value) -> bool {
-    let rv = |v: &Value| {
-        v["metadata"]["resourceVersion"]
-            .as_str()
-            .and_then(|s| s.parse::<u64>().ok())
-    };
-    match (rv(new), rv(old)) {
+    let key = "resourceVersion";
+    rv_at_least(new["metadata"][key].as_str(), old["metadata"][key].as_str())
+}
+
+/// True unless `old` is a higher numeric resourceVersion than `new` (versions that are not
+/// numbers, or missing, cannot be ordered and count as newer).
+pub fn rv_at_least(new: Option<&str>, old: Option<&str>) -> bool {
+    let num = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok());
+    match (num(new), num(old)) {
         (Some(n), Some(o)) => n >= o,
         _ => true,
     }
@@ -576,6 +629,67 @@ mod tests {
         // Back to what is being written: the queued one is dropped.
         w.reconcile(&stats, t.clone(), op(1), false, origin).await;
         assert!(lock(&w.slots)[&t].queued.is_none());
+    }
+
+    fn cs(rv: Option<&str>, rows: &str) -> CombinedStatus {
+        serde_json::from_value(json!({
+            "apiVersion": "control.kubestellar.io/v1alpha1", "kind": "CombinedStatus",
+            "metadata": {"name": "c", "namespace": "ns", "resourceVersion": rv},
+            "results": [{"name": "r", "columns": [{"name": "x"}], "rows": [{"columns": [{"type": "String", "string": rows}]}]}],
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_waiting_combined_status_write_starts_from_the_version_the_index_holds() {
+        // Computed while the create of the same object was running: it would create again.
+        let queued = Op::CombinedCreate(cs(None, "b"));
+        let held = cs(Some("7"), "a");
+        assert_eq!(
+            queued.clone().rebased(Some(&held)),
+            Op::CombinedReplace(cs(Some("7"), "b"))
+        );
+        // Computed before a replace's response: it would carry the old version.
+        let queued = Op::CombinedReplace(cs(Some("5"), "b"));
+        assert_eq!(
+            queued.clone().rebased(Some(&held)),
+            Op::CombinedReplace(cs(Some("7"), "b"))
+        );
+        // The object is gone meanwhile: created again.
+        assert_eq!(queued.rebased(None), Op::CombinedCreate(cs(None, "b")));
+        // Other writes are left alone.
+        assert_eq!(op(1).rebased(Some(&held)), op(1));
+    }
+
+    #[tokio::test]
+    async fn combined_status_writes_of_the_same_content_are_one_write() {
+        let (w, mut rx) = Writer::new();
+        let stats = Stats::default();
+        let t = Target::Combined("ns".into(), "c".into());
+        let origin = Work::Collector("c".into());
+        lock(&w.slots).entry(t.clone()).or_default().executing =
+            Some(Op::CombinedCreate(cs(None, "a")));
+        // The create's response is in the index: the same content, now as a replace of that
+        // version, is what is being written.
+        w.reconcile(
+            &stats,
+            t.clone(),
+            Op::CombinedReplace(cs(Some("7"), "a")),
+            true,
+            origin.clone(),
+        )
+        .await;
+        assert!(rx.try_recv().is_err());
+        // Different content still waits behind it.
+        w.reconcile(
+            &stats,
+            t.clone(),
+            Op::CombinedReplace(cs(Some("7"), "b")),
+            false,
+            origin,
+        )
+        .await;
+        assert_eq!(rx.try_recv().ok(), Some(t));
     }
 
     #[test]
