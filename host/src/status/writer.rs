@@ -8,7 +8,8 @@
 //! watch has caught up neither writes the same thing twice nor lets a stale queued write
 //! through. Each write has a timeout; a failed write sends the work that wanted it back to the
 //! work queue with backoff. Successful responses go straight into the index, so the next
-//! reconcile compares with what was written.
+//! reconcile compares with what was written, and a CombinedStatus write that waited behind
+//! another of the same object starts from the version that response left in the index.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
