@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
-use kube::core::ApiResource;
+use kube::core::{ApiResource, ObjectMeta};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -102,11 +102,11 @@ impl Op {
     fn same_effect(&self, other: &Op) -> bool {
         match (self.combined(), other.combined()) {
             (Some(a), Some(b)) => {
-                a.results == b.results
-                    && a.metadata.labels == b.metadata.labels
-                    && a.metadata.owner_references == b.metadata.owner_references
-                    && a.metadata.name == b.metadata.name
-                    && a.metadata.namespace == b.metadata.namespace
+                let meta = |cs: &CombinedStatus| ObjectMeta {
+                    resource_version: None,
+                    ..cs.metadata.clone()
+                };
+                a.results == b.results && meta(a) == meta(b)
             }
             _ => self == other,
         }
