@@ -20,7 +20,13 @@ fn repo() -> PathBuf {
 
 fn kubestellar() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kubestellar"));
-    c.current_dir(repo());
+    // `plugin install` keeps what it compiles in the default cache: this test's, not the user's.
+    c.current_dir(repo())
+        .env_remove("KUBESTELLAR_PLUGIN_CACHE")
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("up-e2e-cache"),
+        );
     c
 }
 

@@ -10,13 +10,20 @@ use std::process::{Command, Output};
 use plugin_support::{DEPLOYMENT, fixture_path, json};
 use sha2::{Digest, Sha256};
 
+/// The binary with this test's own default cache (not the user's ~/.cache).
+fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kubestellar"));
+    c.env_remove("KUBESTELLAR_PLUGIN_CACHE")
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-cli-cache"),
+        )
+        .env("RUST_LOG", "warn");
+    c
+}
+
 fn kubestellar(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubestellar"))
-        .args(args)
-        .env_remove("KUBESTELLAR_PLUGIN_CACHE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
+    command().args(args).output().unwrap()
 }
 
 fn ok(args: &[&str]) -> String {
@@ -110,6 +117,94 @@ fn inspect_shows_world_describe_digest_and_size() {
             .unwrap()
             .iter()
             .any(|e| e == "kubestellar:plugin/plugin@0.1.0#describe")
+    );
+}
+
+/// Without --cache-dir, a loaded plugin is kept precompiled under the user's cache directory
+/// (XDG_CACHE_HOME, else ~/.cache), so the next command maps it instead of compiling it.
+#[test]
+fn plugins_are_kept_precompiled_in_the_user_cache_by_default() {
+    let echo = fixture_path("echo_transformer");
+    let home = tempfile::tempdir().unwrap();
+    let inspect = |env: &[(&str, PathBuf)], extra: &[&str]| {
+        let mut c = command();
+        c.env_remove("XDG_CACHE_HOME")
+            .args(["plugin", "inspect", p(&echo)])
+            .args(extra);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "{extra:?}: {stderr}");
+        let load = stdout
+            .lines()
+            .find(|l| l.starts_with("load:"))
+            .unwrap_or_default()
+            .to_owned();
+        (load, stderr)
+    };
+    let entries = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let xdg = home.path().join("xdg");
+    let env = [
+        ("XDG_CACHE_HOME", xdg.clone()),
+        ("HOME", home.path().join("home")),
+    ];
+    let (load, _) = inspect(&env, &[]);
+    assert!(load.contains("cache: Miss"), "{load}");
+    let (load, _) = inspect(&env, &[]);
+    assert!(load.contains("cache: Hit"), "{load}");
+    let dir = xdg.join("kubestellar/plugins");
+    assert!(
+        entries(&dir).iter().any(|e| e.ends_with(".cwasm")),
+        "{:?}",
+        entries(&dir)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o700,
+            "only the user may write precompiled code"
+        );
+    }
+    assert!(
+        !home.path().join("home").exists(),
+        "HOME is not used when XDG_CACHE_HOME is set"
+    );
+
+    // --no-cache compiles and writes nothing.
+    let other = home.path().join("other");
+    let (load, _) = inspect(&[("XDG_CACHE_HOME", other.clone())], &["--no-cache"]);
+    assert!(load.contains("cache: Disabled"), "{load}");
+    assert!(!other.exists());
+
+    // Without XDG_CACHE_HOME: ~/.cache.
+    let (load, _) = inspect(&[("HOME", home.path().join("home"))], &[]);
+    assert!(load.contains("cache: Miss"), "{load}");
+    assert!(!entries(&home.path().join("home/.cache/kubestellar/plugins")).is_empty());
+
+    // A default that cannot be created costs the cache, not the command: one warning naming it.
+    let file = home.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let (load, stderr) = inspect(&[("XDG_CACHE_HOME", file.clone())], &[]);
+    assert!(load.contains("cache: Disabled"), "{load}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("compiling without a cache")
+            && stderr.contains(&format!("{}", file.join("kubestellar/plugins").display())),
+        "{stderr}"
     );
 }
 

@@ -12,7 +12,8 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
 
-use crate::plugins::{Limits, PluginRuntime, RuntimeConfig};
+use super::plugin::CacheArgs;
+use crate::plugins::Limits;
 
 /// Key of the module in the ConfigMap.
 pub const MODULE_KEY: &str = "plugin.wasm";
@@ -48,6 +49,8 @@ pub struct InstallArgs {
     /// Warm instances kept between calls (0: a fresh instance per call).
     #[arg(long)]
     pub warm_instances: Option<u32>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 impl InstallArgs {
@@ -63,7 +66,7 @@ impl InstallArgs {
             );
         }
         // Refuse what would not load in the controller: not a component, wrong world, bad imports.
-        let runtime = PluginRuntime::new(RuntimeConfig::default())?;
+        let runtime = self.cache.runtime()?;
         let loaded = runtime
             .load_named(
                 Some(&self.file.display().to_string()),

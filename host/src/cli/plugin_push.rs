@@ -7,8 +7,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::json;
 
+use super::plugin::CacheArgs;
 use crate::controller::fetch::{self, FetchConfig};
-use crate::plugins::{Limits, PluginRuntime, RuntimeConfig};
+use crate::plugins::Limits;
 
 /// Pushes FILE to REFERENCE (`oci://host[:port]/repository:tag`) and prints a WasmPlugin
 /// manifest that references it (pipe it to `kubectl apply -f -`).
@@ -30,6 +31,8 @@ pub struct PushArgs {
     /// Extra trusted CA certificate for the registry (PEM file).
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 impl PushArgs {
@@ -44,7 +47,7 @@ impl PushArgs {
         let bytes = std::fs::read(&self.file)
             .with_context(|| format!("cannot read plugin {}", self.file.display()))?;
         // Refuse what would not load in the controller: not a component, wrong world, bad imports.
-        let runtime = PluginRuntime::new(RuntimeConfig::default())?;
+        let runtime = self.cache.runtime()?;
         let loaded = runtime
             .load_named(
                 Some(&self.file.display().to_string()),

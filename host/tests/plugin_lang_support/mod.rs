@@ -21,7 +21,9 @@ pub fn repo() -> PathBuf {
 /// The `kubestellar` binary.
 pub fn kubestellar() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kubestellar"));
-    c.current_dir(repo());
+    // The shared test cache, not the user's: the examples are compiled there once.
+    c.current_dir(repo())
+        .env("KUBESTELLAR_PLUGIN_CACHE", cache_dir());
     c
 }
 
