@@ -102,11 +102,11 @@ impl Op {
     fn same_effect(&self, other: &Op) -> bool {
         match (self.combined(), other.combined()) {
             (Some(a), Some(b)) => {
-                let meta = |cs: &CombinedStatus| ObjectMeta {
-                    resource_version: None,
-                    ..cs.metadata.clone()
-                };
-                a.results == b.results && meta(a) == meta(b)
+                a.results == b.results
+                    && ObjectMeta {
+                        resource_version: b.metadata.resource_version.clone(),
+                        ..a.metadata.clone()
+                    } == b.metadata
             }
             _ => self == other,
         }
